@@ -17,7 +17,7 @@
 #include "common/compress.h"
 #include "common/crc32c.h"
 #include "common/err.h"
-#include "test_batch.h"
+#include "batch_test_util.h"
 
 #define MAX_BATCH (1 << 20)
 
