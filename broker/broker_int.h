@@ -19,6 +19,8 @@ struct replica_mgr;
 struct server;
 struct taskq;
 struct metrics;
+struct fetcher_mgr;
+struct isr_mgr;
 
 #define BROKER_MAX_ENDPOINTS 8
 
@@ -56,6 +58,10 @@ struct broker {
 	void *reg;
 	void *ctl;
 	void *cfgwatch;
+
+	/* Replication (replica/). */
+	struct fetcher_mgr *fetchers;
+	struct isr_mgr *isrm;
 
 	atomic_bool stopping;
 	int64_t start_ms;

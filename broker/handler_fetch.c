@@ -26,6 +26,7 @@
 #include "partition.h"
 #include "purgatory.h"
 #include "server.h"
+#include "broker/log/plog.h"
 
 struct fetch_part {
 	int32_t partition;
@@ -336,5 +337,75 @@ void handle_list_offsets(struct request *r)
 	}
 	resp.body_case = FLUXO__RESPONSE__BODY_LIST_OFFSETS;
 	resp.list_offsets = &body;
+	request_respond(r, &resp, NULL, 0);
+}
+
+void handle_offset_for_leader_epoch(struct request *r)
+{
+	struct broker *b = worker_broker(r->w);
+	const Fluxo__OffsetForLeaderEpochRequest *oq =
+		r->req->offset_for_leader_epoch;
+	Fluxo__Response resp = FLUXO__RESPONSE__INIT;
+	Fluxo__OffsetForLeaderEpochResponse body =
+		FLUXO__OFFSET_FOR_LEADER_EPOCH_RESPONSE__INIT;
+
+	body.n_topics = oq->n_topics;
+	body.topics = request_alloc(r, (oq->n_topics + 1) * sizeof(*body.topics));
+	for (size_t t = 0; t < oq->n_topics; t++) {
+		const Fluxo__OffsetForLeaderEpochTopic *ot = oq->topics[t];
+		Fluxo__OffsetForLeaderEpochTopicResult *tr =
+			request_alloc(r, sizeof(*tr));
+
+		fluxo__offset_for_leader_epoch_topic_result__init(tr);
+		tr->name = ot->name;
+		tr->n_partitions = ot->n_partitions;
+		tr->partitions = request_alloc(
+			r, (ot->n_partitions + 1) * sizeof(*tr->partitions));
+		for (size_t i = 0; i < ot->n_partitions; i++) {
+			const Fluxo__OffsetForLeaderEpochPartition *op =
+				ot->partitions[i];
+			Fluxo__EpochEndOffsetResult *er =
+				request_alloc(r, sizeof(*er));
+			struct partition *p =
+				rm_get(b->rm, ot->name, op->partition);
+
+			fluxo__epoch_end_offset_result__init(er);
+			er->partition = op->partition;
+			er->leader_epoch = -1;
+			er->end_offset = -1;
+			if (!p) {
+				er->error =
+				    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+			} else {
+				int32_t cur;
+				int role;
+
+				pthread_mutex_lock(&p->lock);
+				cur = p->leader_epoch;
+				role = p->role;
+				pthread_mutex_unlock(&p->lock);
+				if (op->current_leader_epoch >= 0 &&
+				    op->current_leader_epoch < cur)
+					er->error =
+					    FLUXO__ERROR_CODE__FENCED_LEADER_EPOCH;
+				else if (op->current_leader_epoch > cur)
+					er->error =
+					    FLUXO__ERROR_CODE__UNKNOWN_LEADER_EPOCH;
+				else if (role != ROLE_LEADER)
+					er->error =
+					    FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER;
+				else
+					plog_epoch_end_offset(
+						p->log, op->leader_epoch,
+						&er->leader_epoch,
+						&er->end_offset);
+				partition_unref(p);
+			}
+			tr->partitions[i] = er;
+		}
+		body.topics[t] = tr;
+	}
+	resp.body_case = FLUXO__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH;
+	resp.offset_for_leader_epoch = &body;
 	request_respond(r, &resp, NULL, 0);
 }

@@ -79,6 +79,7 @@ void partition_unref(struct partition *p)
 	topic_conf_free(&p->conf);
 	free(p->replicas);
 	free(p->isr);
+	free(p->proposed_isr);
 	free(p->followers);
 	free(p->topic);
 	free(p);
@@ -263,27 +264,36 @@ static int set_ids(int32_t **dst, int *n_dst, const int32_t *src, size_t n)
 	return 0;
 }
 
+static int64_t follower_leo_locked(struct partition *p, int32_t id,
+				   int64_t dflt)
+{
+	for (int j = 0; j < p->n_followers; j++)
+		if (p->followers[j].id == id)
+			return p->followers[j].leo < dflt ? p->followers[j].leo
+							  : dflt;
+	return dflt;
+}
+
 /*
- * Recomputes the HW as leader: min LEO over the ISR. Only raises it.
- * Caller holds p->lock. Returns true when it moved.
+ * Recomputes the HW as leader: min LEO over the maximal ISR (the ISR plus
+ * members whose addition is being proposed, KIP-497: a replica that may
+ * become leader as soon as the controller commits it must hold everything
+ * below the HW). Only raises it. Caller holds p->lock. Returns true when
+ * it moved.
  */
-static bool maybe_advance_hw_locked(struct partition *p)
+bool maybe_advance_hw_locked(struct partition *p)
 {
 	int64_t hw = plog_leo(p->log);
 	int32_t self = broker_id(p->b);
 
 	if (p->role != ROLE_LEADER)
 		return false;
-	for (int i = 0; i < p->n_isr; i++) {
-		if (p->isr[i] == self)
-			continue;
-		for (int j = 0; j < p->n_followers; j++) {
-			if (p->followers[j].id != p->isr[i])
-				continue;
-			if (p->followers[j].leo < hw)
-				hw = p->followers[j].leo;
-		}
-	}
+	for (int i = 0; i < p->n_isr; i++)
+		if (p->isr[i] != self)
+			hw = follower_leo_locked(p, p->isr[i], hw);
+	for (int i = 0; p->alter_isr_inflight && i < p->n_proposed_isr; i++)
+		if (p->proposed_isr[i] != self)
+			hw = follower_leo_locked(p, p->proposed_isr[i], hw);
 	if (hw > plog_hw(p->log)) {
 		plog_set_hw(p->log, hw);
 		return true;
@@ -321,25 +331,40 @@ static void reset_followers_locked(struct partition *p)
 	p->n_followers = n;
 }
 
+static bool is_stale_locked(struct partition *p,
+			    const Fluxo__LeaderAndIsrPartitionState *st)
+{
+	return p->role != ROLE_NONE && st->leader_epoch <= p->leader_epoch &&
+	       !(st->leader_epoch == p->leader_epoch &&
+		 st->partition_epoch > p->partition_epoch);
+}
+
 static Fluxo__ErrorCode apply_state(struct replica_mgr *rm,
 				    struct partition *p,
 				    const Fluxo__LeaderAndIsrPartitionState *st)
 {
 	int32_t self = broker_id(rm->b);
 	bool leader = st->leader == self;
+	bool stale;
 	int old_role;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->role != ROLE_NONE && st->leader_epoch <= p->leader_epoch &&
-	    !(st->leader_epoch == p->leader_epoch &&
-	      st->partition_epoch > p->partition_epoch)) {
-		pthread_mutex_unlock(&p->lock);
+	stale = is_stale_locked(p, st);
+	pthread_mutex_unlock(&p->lock);
+	if (stale) {
 		log_info("replica",
 			 "ignoring LeaderAndIsr topic=%s partition=%d "
 			 "leader_epoch=%d: already at epoch %d",
 			 p->topic, p->id, st->leader_epoch, p->leader_epoch);
 		return FLUXO__ERROR_CODE__FENCED_LEADER_EPOCH;
 	}
+	/* Stop copying from the old leader before anything changes, so no
+	 * follower append lands after this broker has become leader. Only
+	 * this (control) thread changes partition state, so the check above
+	 * still holds below. */
+	replica_glue_stop_fetching(rm->b, p);
+
+	pthread_mutex_lock(&p->lock);
 	old_role = p->role;
 	if (set_ids(&p->replicas, &p->n_replicas, st->replicas,
 		    st->n_replicas) < 0 ||
@@ -352,6 +377,9 @@ static Fluxo__ErrorCode apply_state(struct replica_mgr *rm,
 	p->partition_epoch = st->partition_epoch;
 	p->controller_epoch = st->controller_epoch;
 	p->alter_isr_inflight = false;
+	free(p->proposed_isr);
+	p->proposed_isr = NULL;
+	p->n_proposed_isr = 0;
 	if (leader) {
 		p->role = ROLE_LEADER;
 		reset_followers_locked(p);
@@ -371,7 +399,6 @@ static Fluxo__ErrorCode apply_state(struct replica_mgr *rm,
 	pthread_mutex_unlock(&p->lock);
 
 	if (leader) {
-		replica_glue_stop_fetching(rm->b, p);
 		log_info("replica",
 			 "topic=%s partition=%d: leader at epoch %d (was %s), "
 			 "isr size %zu, leo %lld, hw %lld",

@@ -65,6 +65,8 @@ struct partition {
 	struct follower_state *followers;
 	int n_followers;
 	bool alter_isr_inflight;
+	int32_t *proposed_isr;		/* while alter_isr_inflight */
+	int n_proposed_isr;
 	struct topic_conf conf;
 	bool deleted;
 
@@ -78,6 +80,10 @@ void partition_unref(struct partition *p);
 
 /* The broker's idx-th network worker (for wake-ups). */
 struct worker *partition_worker(struct partition *p, int idx);
+
+/* Raises the leader's HW to the min LEO over the maximal ISR; caller
+ * holds p->lock. Returns true when it moved. */
+bool maybe_advance_hw_locked(struct partition *p);
 
 /* ------------------------------------------------------------ replica manager */
 
