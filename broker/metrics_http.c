@@ -7,14 +7,16 @@
  * Connection: close. A connection reads its request head into a fixed 8 KiB
  * buffer; once the blank line arrives, the whole response (the exposition
  * rendered on this thread) is built in memory and written as the socket
- * accepts it.
+ * accepts it. The server then half-closes and drains input until the
+ * client closes, so that unread input (a body, an oversized head) does not
+ * turn the close into a reset that destroys the response in flight.
  *
  * Hostile or broken clients cost bounded resources and time: the request
  * head is at most 8 KiB, each connection has one deadline from accept to
- * close (metrics_set_http_timeout, 10 s by default), and at most 32
- * connections are open; a new one past that evicts the oldest connection
- * still reading its request, so idle connections cannot lock scrapers
- * out. Since every connection is multiplexed in one poll loop, a client
+ * close (metrics_set_http_timeout, 10 s by default; draining lasts at
+ * most 2 s of it), and at most 32 connections are open; a new one past
+ * that evicts the oldest connection still reading its request (or
+ * draining), so idle connections cannot lock scrapers out. Since every connection is multiplexed in one poll loop, a client
  * that connects and sends nothing delays nobody. An accept failure for
  * lack of descriptors pauses accepting for 100 ms instead of spinning.
  *
@@ -47,6 +49,8 @@
 #define REQ_MAX		8192
 #define CONNS_MAX	32
 #define ACCEPT_PAUSE_MS 100
+#define LINGER_MS	2000
+#define LINGER_READ_MAX (64 * 1024)
 
 static const char index_page[] =
     "<html><head><title>fluxo broker</title></head><body>\n"
@@ -54,9 +58,15 @@ static const char index_page[] =
     "<p><a href=\"/metrics\">Metrics</a></p>\n"
     "</body></html>\n";
 
+enum hstate {
+	ST_READ,   /* reading the request head */
+	ST_WRITE,  /* writing the response */
+	ST_LINGER, /* response and FIN sent: draining until EOF */
+};
+
 struct hconn {
 	int fd;
-	bool writing;
+	enum hstate state;
 	uint64_t seq; /* accept order */
 	int64_t deadline_ms;
 	size_t req_len;
@@ -161,12 +171,20 @@ static bool head_complete(const struct hconn *c)
 	       memmem(c->req, c->req_len, "\n\n", 2);
 }
 
-/* Progresses c on readiness. Returns true when it is finished. */
+/*
+ * Progresses c on readiness. Returns true when it is finished.
+ * After the response, the connection half-closes and reads until the
+ * client closes (for at most LINGER_MS): closing a socket with unread
+ * input (a request body, the rest of an oversized head) sends a reset,
+ * which can destroy the response before the client reads it.
+ */
 static bool conn_io(struct metrics *m, struct hconn *c)
 {
+	size_t drained = 0;
+	int64_t linger;
 	ssize_t n;
 
-	if (!c->writing) {
+	if (c->state == ST_READ) {
 		n = recv(c->fd, c->req + c->req_len, REQ_MAX - c->req_len, 0);
 		if (n == 0)
 			return true;
@@ -183,27 +201,44 @@ static bool conn_io(struct metrics *m, struct hconn *c)
 		} else {
 			return false;
 		}
-		c->writing = true;
+		c->state = ST_WRITE;
 	}
-	while (c->resp_off < c->resp.len) {
-		n = send(c->fd, c->resp.data + c->resp_off,
-			 c->resp.len - c->resp_off, MSG_NOSIGNAL);
+	if (c->state == ST_WRITE) {
+		while (c->resp_off < c->resp.len) {
+			n = send(c->fd, c->resp.data + c->resp_off,
+				 c->resp.len - c->resp_off, MSG_NOSIGNAL);
+			if (n < 0)
+				return errno != EAGAIN && errno != EINTR;
+			c->resp_off += (size_t)n;
+		}
+		buf_free(&c->resp);
+		if (shutdown(c->fd, SHUT_WR) < 0)
+			return true;
+		c->state = ST_LINGER;
+		linger = clock_mono_ms() + LINGER_MS;
+		if (linger < c->deadline_ms)
+			c->deadline_ms = linger;
+	}
+	while (drained < LINGER_READ_MAX) {
+		n = recv(c->fd, c->req, sizeof(c->req), 0);
+		if (n == 0)
+			return true;
 		if (n < 0)
 			return errno != EAGAIN && errno != EINTR;
-		c->resp_off += (size_t)n;
+		drained += (size_t)n;
 	}
-	shutdown(c->fd, SHUT_WR);
-	return true;
+	return false;
 }
 
 /* Makes room for one more connection: evicts the oldest one reading its
- * request. Returns false if every connection is writing a response. */
+ * request or lingering. Returns false if every connection is writing a
+ * response. */
 static bool evict_one(struct hconn **conns, size_t *n)
 {
 	size_t i, old = *n;
 
 	for (i = 0; i < *n; i++)
-		if (!conns[i]->writing &&
+		if (conns[i]->state != ST_WRITE &&
 		    (old == *n || conns[i]->seq < conns[old]->seq))
 			old = i;
 	if (old == *n)
@@ -279,12 +314,13 @@ static void *http_main(void *arg)
 		for (i = 0; i < n; i++) {
 			pfd[2 + i].fd = conns[i]->fd;
 			pfd[2 + i].events =
-			    conns[i]->writing ? POLLOUT : POLLIN;
+			    conns[i]->state == ST_WRITE ? POLLOUT : POLLIN;
 		}
 		rc = poll(pfd, 2 + n, (int)wait);
 		if (rc < 0 && errno != EINTR) {
 			log_error("metrics", "poll: %s", strerror(errno));
-			break;
+			poll(NULL, 0, ACCEPT_PAUSE_MS);
+			continue;
 		}
 		if (rc <= 0)
 			continue;
