@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "coordinator/admin.h"
+#include "coordinator/configwatch.h"
 #include "handlers.h"
 #include "metadata_cache.h"
 #include "partition.h"
@@ -709,4 +710,139 @@ void admin_auto_create_topic(struct broker *b, const char *name)
 		free(ac->name);
 		free(ac);
 	}
+}
+
+/* ------------------------------------------------------------ config watch */
+
+struct config_change {
+	struct broker *b;
+	char *type;
+	char *name;
+};
+
+static void config_change_run(void *arg)
+{
+	struct config_change *cc = arg;
+	struct broker *b = cc->b;
+
+	if (strcmp(cc->type, "topics") == 0) {
+		struct topic_conf tc;
+
+		if (admin_topic_conf(b, cc->name, &tc) == 0) {
+			rm_update_topic_config(b->rm, cc->name, &tc);
+			log_info("admin",
+				 "topic=%s: configuration change applied",
+				 cc->name);
+			topic_conf_free(&tc);
+		}
+	} else if (strcmp(cc->type, "brokers") == 0) {
+		admin_apply_broker_config(b, cc->name);
+	}
+	free(cc->type);
+	free(cc->name);
+	free(cc);
+}
+
+static void on_config_change(void *arg, const char *type, const char *name)
+{
+	struct broker *b = arg;
+	struct config_change *cc = malloc(sizeof(*cc));
+
+	if (!cc)
+		return;
+	cc->b = b;
+	cc->type = strdup(type);
+	cc->name = strdup(name);
+	if (!cc->type || !cc->name ||
+	    taskq_post(b->admin_q, config_change_run, cc) < 0) {
+		free(cc->type);
+		free(cc->name);
+		free(cc);
+	}
+}
+
+int admin_start_config_watch(struct broker *b, char *errstr,
+			     size_t errstr_size)
+{
+	b->cfgwatch = configwatch_start(b->zk, on_config_change, b, errstr,
+					errstr_size);
+	return b->cfgwatch ? 0 : ERR_ZK;
+}
+
+void admin_stop_config_watch(struct broker *b)
+{
+	configwatch_stop(b->cfgwatch);
+	b->cfgwatch = NULL;
+}
+
+/*
+ * Dynamic broker settings: /config/brokers/<default> then
+ * /config/brokers/<id> on top of server.properties. Topic-level defaults
+ * among them (log.retention.ms, ...) reach every hosted partition whose
+ * topic does not override them.
+ */
+void admin_apply_broker_config(struct broker *b, const char *name)
+{
+	struct broker_conf dyn;
+	struct topic_conf tc;
+	struct partition **v = NULL;
+	char idstr[16], errstr[256];
+	const char *layers[2] = { "<default>", idstr };
+	int n;
+
+	snprintf(idstr, sizeof(idstr), "%d", b->conf.broker_id);
+	if (strcmp(name, idstr) != 0 && strcmp(name, "<default>") != 0)
+		return;
+	memset(&dyn, 0, sizeof(dyn));
+	if (conf_copy(broker_conf_table, &dyn, &b->conf) < 0)
+		return;
+	memcpy(dyn.set_mask, b->conf.set_mask, sizeof(dyn.set_mask));
+	for (int l = 0; l < 2; l++) {
+		struct zk_entity_config zc = { 0 };
+
+		if (admin_read_config(b->zk, "brokers", layers[l], &zc, errstr,
+				      sizeof(errstr)) !=
+		    FLUXO__ERROR_CODE__NONE) {
+			log_warn("admin", "cannot read dynamic settings: %s",
+				 errstr);
+			continue;
+		}
+		for (int i = 0; i < zc.n; i++) {
+			const struct conf_def *d = conf_find(
+				broker_conf_table, zc.entries[i].name);
+
+			if (!d || !(d->flags & CONF_F_DYNAMIC))
+				continue;
+			if (broker_conf_set(&dyn, zc.entries[i].name,
+					    zc.entries[i].value, errstr,
+					    sizeof(errstr)) < 0)
+				log_warn("admin", "dynamic setting ignored: %s",
+					 errstr);
+		}
+		zkdata_config_free(&zc);
+	}
+	log_set_level((enum log_level)dyn.logger_level);
+	broker_conf_topic_defaults(&dyn, &tc);
+	pthread_mutex_lock(&b->defaults_lock);
+	topic_conf_free(&b->topic_defaults);
+	b->topic_defaults = tc;
+	pthread_mutex_unlock(&b->defaults_lock);
+	conf_free(broker_conf_table, &dyn);
+
+	/* Re-derive each hosted topic's configuration. */
+	n = rm_list(b->rm, &v);
+	for (int i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(v[j]->topic, v[i]->topic) == 0;
+		if (!seen && admin_topic_conf(b, v[i]->topic, &tc) == 0) {
+			rm_update_topic_config(b->rm, v[i]->topic, &tc);
+			topic_conf_free(&tc);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		partition_unref(v[i]);
+	free(v);
+	log_info("admin", "dynamic broker settings applied (%s)", name);
 }

@@ -27,6 +27,12 @@ void admin_auto_create_topic(struct broker *b, const char *name);
 int admin_start_config_watch(struct broker *b, char *errstr,
 			     size_t errstr_size);
 
+void admin_stop_config_watch(struct broker *b);
+
+/* Re-reads and applies the dynamic settings of /config/brokers/<name>
+ * (this broker's id or <default>). Admin thread. */
+void admin_apply_broker_config(struct broker *b, const char *name);
+
 /* The effective configuration of topic (defaults + overrides from
  * ZooKeeper). Blocking; not for network workers. Returns 0 or an error. */
 int admin_topic_conf(struct broker *b, const char *topic,

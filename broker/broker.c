@@ -214,8 +214,10 @@ static int wait_for_signal(const sigset_t *set)
 static void shutdown_broker(struct broker *b)
 {
 	atomic_store(&b->stopping, true);
+	metrics_glue_stop_serving(b);
 	if (b->conf.controlled_shutdown_enable && b->zk && b->reg)
 		controller_glue_controlled_shutdown(b);
+	admin_stop_config_watch(b);
 	controller_glue_stop(b);
 	server_stop(b->srv);
 	replica_glue_stop_all(b);

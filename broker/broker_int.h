@@ -50,7 +50,7 @@ struct broker {
 	struct replica_mgr *rm;
 	struct taskq *admin_q;
 	struct taskq *control_q;
-	struct metrics *metrics;
+	void *metrics;		/* struct metrics_state (broker_metrics.c) */
 
 	/* Storage and coordination (see broker.c). */
 	void *logs;

@@ -18,6 +18,9 @@ void storage_glue_close(struct broker *b);
 
 /* Metrics endpoint (metrics.c). */
 int metrics_glue_start(struct broker *b, char *errstr, size_t errstr_size);
+/* Stops the HTTP endpoint (collectors read state that shutdown frees). */
+void metrics_glue_stop_serving(struct broker *b);
+/* Frees the registry; no worker may run any more. */
 void metrics_glue_stop(struct broker *b);
 
 #endif
