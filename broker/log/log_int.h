@@ -139,6 +139,14 @@ int plog_roll_locked(struct plog *plog, int64_t now);
 uint32_t plog_max_oidx(const struct plog *plog);
 uint32_t plog_max_tidx(const struct plog *plog);
 
+/*
+ * Marks the log deleted (appends, reads and flushes refuse from now on) and
+ * renames its directory to new_dir. Returns 0 or ERR_IO.
+ */
+int plog_mark_deleted(struct plog *plog, const char *new_dir);
+/* The topic configuration's file.delete.delay.ms. */
+int64_t plog_file_delete_delay(struct plog *plog);
+
 /* plog_recover.c */
 int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 		       bool epochs_found, char *errstr, size_t errstr_size);

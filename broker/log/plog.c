@@ -833,6 +833,39 @@ int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts,
 	return epoch_cache_entries(plog->epochs, epochs, starts, max);
 }
 
+/* ------------------------------------------------------------ deletion */
+
+int plog_mark_deleted(struct plog *plog, const char *new_dir)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&plog->lock);
+	pthread_mutex_lock(&plog->flush_lock);
+	atomic_store(&plog->deleted, true);
+	pthread_rwlock_rdlock(&plog->segs_lock);
+	for (int i = 0; i < plog->nsegs; i++)
+		segment_mark_deleted(plog->segs[i]);
+	pthread_rwlock_unlock(&plog->segs_lock);
+	if (rename(plog->dir, new_dir) < 0) {
+		log_error(LOG_FAC, "cannot rename %s to %s: %s", plog->dir,
+			  new_dir, strerror(errno));
+		rc = ERR_IO;
+	}
+	pthread_mutex_unlock(&plog->flush_lock);
+	pthread_mutex_unlock(&plog->lock);
+	return rc;
+}
+
+int64_t plog_file_delete_delay(struct plog *plog)
+{
+	int64_t d;
+
+	pthread_mutex_lock(&plog->lock);
+	d = plog->conf.file_delete_delay_ms;
+	pthread_mutex_unlock(&plog->lock);
+	return d;
+}
+
 /* ------------------------------------------------------ configuration */
 
 int plog_set_conf(plog_t *plog, const struct topic_conf *conf)

@@ -613,6 +613,13 @@ int segment_delete_files(struct segment *seg, const struct plog_env *env,
 	return rc;
 }
 
+void segment_mark_deleted(struct segment *seg)
+{
+	pthread_mutex_lock(&seg->lock);
+	seg->deleted = true;
+	pthread_mutex_unlock(&seg->lock);
+}
+
 /* ----------------------------------------------------------- reading */
 
 /* Floor lookup in the offset index by field; -1/NOT_FOUND when unusable. */

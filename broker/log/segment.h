@@ -127,6 +127,9 @@ int segment_finalize(struct segment *seg);
 int segment_delete_files(struct segment *seg, const struct plog_env *env,
 			 int64_t delay_ms);
 
+/* Marks the files gone (the partition dir was renamed): no new opens. */
+void segment_mark_deleted(struct segment *seg);
+
 /* -------------------------------------------------------- readers */
 
 /*
