@@ -62,6 +62,7 @@ struct log_dir {
 	int lock_fd;
 	int npart;		/* under map_lock */
 	bool was_clean;
+	bool fresh;		/* meta.properties was just created */
 	char *cluster_id;	/* from meta.properties, or NULL */
 	struct flusher *flusher;
 	struct plog_env env;
@@ -663,6 +664,7 @@ static int check_meta(struct log_dir *d, int32_t broker_id, char *errstr,
 				strerror(errno));
 			return ERR_IO;
 		}
+		d->fresh = true;
 		return write_meta(d, broker_id, errstr, errstr_size);
 	}
 	why[0] = '\0';
@@ -1102,7 +1104,7 @@ static int open_dirs(struct log_manager *lm,
 		d->env.flusher = d->flusher;
 		d->env.schedule_unlink = schedule_unlink;
 		d->env.unlink_arg = lm;
-		if (!d->was_clean)
+		if (!d->was_clean && !d->fresh)
 			log_info(LM_FAC, "log directory %s was not shut down "
 				 "cleanly; recovering from the recovery points",
 				 d->path);
