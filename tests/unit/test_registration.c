@@ -1,0 +1,264 @@
+/*
+ * test_registration.c - bootstrap paths, cluster id, and the checked
+ * ephemeral registration against a real ZooKeeper: the JSON written,
+ * the broker epoch, a duplicate broker id, a node left by an earlier
+ * session, and re-registration after a forced session expiry.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "coordinator/registration.h"
+#include "coordinator/zkdata.h"
+#include "tests/lib/zktest.h"
+
+static char errstr[512];
+static char cid[64];
+
+static struct zk_endpoint eps[2] = {
+	{ "PLAINTEXT", "127.0.0.1", 9092, "PLAINTEXT" },
+	{ "INTERNAL", "127.0.0.1", 9093, "PLAINTEXT" },
+};
+
+static struct zk_broker info_for(int32_t id)
+{
+	struct zk_broker b = { .id = id, .jmx_port = -1, .endpoints = eps,
+			       .n_endpoints = 2, .rack = "rack-a" };
+
+	return b;
+}
+
+START_TEST(test_bootstrap_and_cluster_id)
+{
+	zk_session_t *zs = zktest_session(zktest_chroot("boot"), 4000);
+	char id[64], id2[64];
+	struct Stat st;
+
+	ck_assert_ptr_nonnull(zs);
+	ck_assert_int_eq(registration_bootstrap(zs, id, sizeof(id), errstr,
+						sizeof(errstr)),
+			 0);
+	ck_assert_int_eq(strlen(id), 22);
+	ck_assert_int_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+				    "nopqrstuvwxyz0123456789-_"),
+			 22);
+	for (int i = 0; zkdata_persistent_paths[i]; i++)
+		ck_assert_msg(zk_exists(zs, zkdata_persistent_paths[i], NULL,
+					&st) == ZOK,
+			      "%s missing", zkdata_persistent_paths[i]);
+	/* A second broker reads the same id. */
+	ck_assert_int_eq(registration_bootstrap(zs, id2, sizeof(id2), errstr,
+						sizeof(errstr)),
+			 0);
+	ck_assert_str_eq(id, id2);
+	/* Distinct clusters get distinct ids. */
+	registration_new_cluster_id(id2);
+	ck_assert_str_ne(id, id2);
+	zk_session_close(zs);
+}
+END_TEST
+
+START_TEST(test_register_writes_v4)
+{
+	zk_session_t *zs = zktest_session(zktest_chroot("reg"), 4000);
+	struct zk_broker info = info_for(1), dec = { 0 };
+	registration_t *reg;
+	struct Stat st;
+	int64_t epoch = -1, epoch2 = -1;
+	char *data;
+	int len;
+
+	ck_assert_ptr_nonnull(zs);
+	ck_assert_int_eq(registration_bootstrap(zs, cid, sizeof(cid), errstr,
+						sizeof(errstr)),
+			 0);
+	reg = registration_new(zs, &info, NULL, NULL);
+	ck_assert_int_eq(registration_register(reg, &epoch, errstr,
+					       sizeof(errstr)),
+			 0);
+	ck_assert_int_eq(zk_get(zs, "/brokers/ids/1", NULL, &data, &len, &st),
+			 ZOK);
+	ck_assert_int_eq(epoch, st.czxid);
+	ck_assert_int_eq(registration_epoch(reg), epoch);
+	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(zs));
+	ck_assert_int_eq(zkdata_broker_decode(data, (size_t)len, &dec, errstr,
+					      sizeof(errstr)),
+			 0);
+	ck_assert_int_eq(dec.version, 4);
+	ck_assert_str_eq(dec.host, "127.0.0.1");
+	ck_assert_int_eq(dec.port, 9092);
+	ck_assert_str_eq(dec.rack, "rack-a");
+	ck_assert_int_eq(dec.n_endpoints, 2);
+	ck_assert_int_eq(zkdata_broker_endpoint(&dec, "INTERNAL")->port, 9093);
+	zkdata_broker_free(&dec);
+	free(data);
+
+	/* Registering again in the same session keeps the node (a retry). */
+	ck_assert_int_eq(registration_register(reg, &epoch2, errstr,
+					       sizeof(errstr)),
+			 0);
+	ck_assert_int_eq(epoch2, epoch);
+	ck_assert_int_eq(registration_deregister(reg), 0);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/1", NULL, NULL), ZNONODE);
+	registration_destroy(reg);
+	zk_session_close(zs);
+}
+END_TEST
+
+START_TEST(test_duplicate_id_refused)
+{
+	const char *cs = zktest_chroot("dup");
+	zk_session_t *a = zktest_session(cs, 4000), *b = zktest_session(cs, 4000);
+	struct zk_broker info = info_for(7);
+	registration_t *ra, *rb;
+	char want[128];
+	int64_t e;
+
+	ck_assert_int_eq(registration_bootstrap(a, cid, sizeof(cid), errstr,
+						sizeof(errstr)),
+			 0);
+	ra = registration_new(a, &info, NULL, NULL);
+	rb = registration_new(b, &info, NULL, NULL);
+	ck_assert_int_eq(registration_register(ra, &e, errstr, sizeof(errstr)),
+			 0);
+	ck_assert_int_eq(registration_register(rb, &e, errstr, sizeof(errstr)),
+			 ERR_EXISTS);
+	snprintf(want, sizeof(want),
+		 "broker.id 7 is already registered by another broker "
+		 "(session 0x%llx)",
+		 (unsigned long long)zk_session_id(a));
+	ck_assert_str_eq(errstr, want);
+	ck_assert_int_eq(registration_epoch(rb), -1);
+	registration_destroy(rb);
+	registration_destroy(ra);
+	zk_session_close(b);
+	zk_session_close(a);
+}
+END_TEST
+
+/* A node held by this broker's previous session is replaced at once. */
+START_TEST(test_stale_node_replaced)
+{
+	const char *cs = zktest_chroot("stale");
+	zk_session_t *old = zktest_session(cs, 20000),
+		     *cur = zktest_session(cs, 4000);
+	struct zk_broker info = info_for(3);
+	registration_t *rold, *rcur;
+	int64_t e_old, e_new;
+	struct Stat st;
+
+	ck_assert_int_eq(registration_bootstrap(cur, cid, sizeof(cid), errstr,
+						sizeof(errstr)),
+			 0);
+	rold = registration_new(old, &info, NULL, NULL);
+	ck_assert_int_eq(registration_register(rold, &e_old, errstr,
+					       sizeof(errstr)),
+			 0);
+	rcur = registration_new(cur, &info, NULL, NULL);
+	registration_add_old_session(rcur, zk_session_id(old));
+	ck_assert_int_eq(registration_register(rcur, &e_new, errstr,
+					       sizeof(errstr)),
+			 0);
+	ck_assert_int_gt(e_new, e_old);
+	ck_assert_int_eq(zk_exists(cur, "/brokers/ids/3", NULL, &st), ZOK);
+	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(cur));
+	ck_assert_int_eq(st.czxid, e_new);
+	registration_destroy(rold);
+	registration_destroy(rcur);
+	zk_session_close(old);
+	zk_session_close(cur);
+}
+END_TEST
+
+struct epoch_rec {
+	pthread_mutex_t mu;
+	int64_t epochs[8];
+	int n;
+};
+
+static void on_epoch(void *arg, int64_t epoch)
+{
+	struct epoch_rec *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->n < 8)
+		r->epochs[r->n++] = epoch;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static bool got_epoch(void *arg)
+{
+	struct epoch_rec *r = arg;
+	bool b;
+
+	pthread_mutex_lock(&r->mu);
+	b = r->n > 0;
+	pthread_mutex_unlock(&r->mu);
+	return b;
+}
+
+START_TEST(test_reregister_after_expiry)
+{
+	zk_session_t *zs = zktest_session(zktest_chroot("expiry"), 4000);
+	struct epoch_rec rec = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+	struct zk_broker info = info_for(2);
+	registration_t *reg;
+	int64_t e1, old_sid;
+	struct Stat st;
+
+	ck_assert_int_eq(registration_bootstrap(zs, cid, sizeof(cid), errstr,
+						sizeof(errstr)),
+			 0);
+	reg = registration_new(zs, &info, on_epoch, &rec);
+	ck_assert_int_eq(registration_register(reg, &e1, errstr,
+					       sizeof(errstr)),
+			 0);
+	old_sid = zk_session_id(zs);
+	ck_assert(zktest_expire(zs, 5000));
+	ck_assert_msg(zktest_wait(got_epoch, &rec, 20000),
+		      "no re-registration within 20 s");
+	ck_assert_int_gt(rec.epochs[0], e1);
+	ck_assert_int_eq(registration_epoch(reg), rec.epochs[0]);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/2", NULL, &st), ZOK);
+	ck_assert_int_eq(st.czxid, rec.epochs[0]);
+	ck_assert_int_ne(st.ephemeralOwner, old_sid);
+	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(zs));
+	registration_destroy(reg);
+	zk_session_close(zs);
+}
+END_TEST
+
+static Suite *registration_suite(void)
+{
+	Suite *s = suite_create("registration");
+	TCase *tc = tcase_create("zookeeper");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_bootstrap_and_cluster_id);
+	tcase_add_test(tc, test_register_writes_v4);
+	tcase_add_test(tc, test_duplicate_id_refused);
+	tcase_add_test(tc, test_stale_node_replaced);
+	tcase_add_test(tc, test_reregister_after_expiry);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!zktest_start())
+		return EXIT_FAILURE;
+	sr = srunner_create(registration_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	zktest_stop();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
