@@ -52,20 +52,6 @@ void broker_observe_request(struct broker *b, int api, int64_t latency_us)
 	metrics_histogram_observe(ms->latency[api], (double)latency_us / 1e6);
 }
 
-struct metrics_counter *broker_topic_counter(struct broker *b,
-					     const char *name,
-					     const char *help,
-					     const char *topic)
-{
-	struct metrics_state *ms = ms_of(b);
-	char labels[512];
-
-	if (!ms)
-		return NULL;
-	snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
-	return metrics_add_counter(ms->m, name, help, labels);
-}
-
 static void collect_partitions(void *arg, struct metrics_writer *w)
 {
 	struct broker *b = arg;

@@ -58,8 +58,8 @@ static bool valid_topic_name(const char *name)
 	return true;
 }
 
-Fluxo__TopicMetadata *metadata_describe_topic(struct request *r,
-					      const struct md_snapshot *s,
+static Fluxo__TopicMetadata *metadata_describe_topic(struct request *r,
+						     const struct md_snapshot *s,
 					      const struct md_topic *t)
 {
 	Fluxo__TopicMetadata *tm = request_alloc(r, sizeof(*tm));

@@ -5,6 +5,7 @@
 #include "taskq.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

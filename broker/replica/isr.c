@@ -34,6 +34,7 @@
 #include "broker/log/plog.h"
 #include "broker/metadata_cache.h"
 #include "broker/partition.h"
+#include "broker/purgatory.h"
 #include "common/arena.h"
 #include "common/clock.h"
 #include "common/err.h"

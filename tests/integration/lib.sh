@@ -62,7 +62,7 @@ wait_until() { # seconds cmd...
 
 fx() { # tool args...
   local tool=$1; shift
-  "$top_builddir/fluxo-$tool" "$@"
+  "$top_builddir/tools/fluxo-$tool" "$@"
 }
 
 zk_start() {
