@@ -105,6 +105,7 @@ struct plog {
 	pthread_mutex_t posc_lock;
 	struct posc_ent posc[PLOG_POSC_N];
 	int posc_next;
+	uint64_t posc_gen;	/* bumped by every clear (truncation) */
 
 	struct epoch_cache *epochs;
 
@@ -125,7 +126,10 @@ static inline int64_t plog_now(const struct plog *plog)
 /* plog.c */
 void plog_notify(struct plog *plog, enum plog_event ev);
 void plog_posc_clear(struct plog *plog);
-void plog_posc_put(struct plog *plog, int slot, int64_t offset,
+/* Sets a slot (0: the LEO; -1: the next slice-end slot). A put with
+ * gen != the current generation is dropped: the mapping was computed
+ * before a truncation. gen 0 always applies (appender, lock held). */
+void plog_posc_put(struct plog *plog, int slot, uint64_t gen, int64_t offset,
 		   int64_t seg_base, int64_t pos);
 bool plog_posc_get(struct plog *plog, int64_t offset, int64_t seg_base,
 		   int64_t *pos);

@@ -94,13 +94,16 @@ void plog_posc_clear(struct plog *plog)
 	for (int i = 0; i < PLOG_POSC_N; i++)
 		plog->posc[i].offset = -1;
 	plog->posc_next = 1;
+	plog->posc_gen++;
 	pthread_mutex_unlock(&plog->posc_lock);
 }
 
-void plog_posc_put(struct plog *plog, int slot, int64_t offset,
+void plog_posc_put(struct plog *plog, int slot, uint64_t gen, int64_t offset,
 		   int64_t seg_base, int64_t pos)
 {
 	pthread_mutex_lock(&plog->posc_lock);
+	if (gen && gen != plog->posc_gen)
+		goto out_unlock;
 	if (slot < 0) {
 		for (int i = 1; i < PLOG_POSC_N; i++)
 			if (plog->posc[i].offset == offset &&
@@ -246,7 +249,7 @@ int plog_roll_locked(struct plog *plog, int64_t now)
 		return rc;
 	}
 	atomic_store(&plog->dir_dirty, true);
-	plog_posc_put(plog, 0, leo, leo, 0);
+	plog_posc_put(plog, 0, 0, leo, leo, 0);
 	log_debug(LOG_FAC, "topic=%s partition=%" PRId32 " rolled to segment "
 		  "%020" PRId64, plog->topic, plog->partition, leo);
 	/* The old segment is flushed in the background (Kafka's
@@ -446,7 +449,7 @@ static bool publish_append(struct plog *plog, size_t len, int64_t next,
 	int64_t expect = 0;
 
 	atomic_fetch_add(&plog->size_bytes, (int64_t)len);
-	plog_posc_put(plog, 0, next, seg->base, segment_size(seg));
+	plog_posc_put(plog, 0, 0, next, seg->base, segment_size(seg));
 	atomic_store_explicit(&plog->leo, next, memory_order_release);
 	atomic_compare_exchange_strong(&plog->oldest_unflushed_ms, &expect,
 				       now);
@@ -669,7 +672,7 @@ static int truncate_fully_locked(struct plog *plog, int64_t start)
 		atomic_store(&plog->failed, true);
 		return err;
 	}
-	plog_posc_put(plog, 0, start, start, 0);
+	plog_posc_put(plog, 0, 0, start, start, 0);
 	atomic_store(&plog->leo, start);
 	atomic_store(&plog->log_start, start);
 	atomic_store(&plog->hw, start);
@@ -740,7 +743,7 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo)
 	pthread_rwlock_unlock(&plog->segs_lock);
 	(void)epoch_cache_truncate_end(plog->epochs, nleo);
 	plog_posc_clear(plog);
-	plog_posc_put(plog, 0, nleo, active_seg(plog)->base,
+	plog_posc_put(plog, 0, 0, nleo, active_seg(plog)->base,
 		      segment_size(active_seg(plog)));
 	atomic_store(&plog->leo, nleo);
 	atomic_store(&plog->hw, min64(plog_hw(plog), nleo));

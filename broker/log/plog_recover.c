@@ -120,7 +120,8 @@ static int bases_push(struct bases *b, int64_t x)
 
 static bool bases_has(const struct bases *b, int64_t x)
 {
-	return bsearch(&x, b->v, b->n, sizeof(*b->v), cmp_i64) != NULL;
+	return b->n > 0 &&
+	       bsearch(&x, b->v, b->n, sizeof(*b->v), cmp_i64) != NULL;
 }
 
 /* Step 1: segment bases, with leftovers removed. */
@@ -159,7 +160,8 @@ static int list_dir(struct plog *plog, struct bases *logs, char *errstr,
 		if (rc)
 			goto out_close;
 	}
-	qsort(logs->v, logs->n, sizeof(*logs->v), cmp_i64);
+	if (logs->n > 1)
+		qsort(logs->v, logs->n, sizeof(*logs->v), cmp_i64);
 	for (size_t i = 0; i < idx.n; i++) {
 		if (bases_has(logs, idx.v[i]))
 			continue;
@@ -407,7 +409,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 	atomic_store(&plog->hw, hw);
 	atomic_store(&plog->flushed, clean ? leo : (rp < leo ? rp : leo));
 	plog_segs_published(plog);
-	plog_posc_put(plog, 0, leo, plog->segs[plog->nsegs - 1]->base,
+	plog_posc_put(plog, 0, 0, leo, plog->segs[plog->nsegs - 1]->base,
 		      segment_size(plog->segs[plog->nsegs - 1]));
 	/* Nothing stays open: descriptors are reopened on first use. */
 	for (int i = 0; i < plog->nsegs; i++)
