@@ -7,7 +7,7 @@
  * the ones Kafka gives for the same history.
  *
  * Persistence: each mutation rewrites the checkpoint through a renamed
- * temporary file but does not fsync it, because assign runs on the append
+ * temporary file but does not fsync it (nor the directory), because assign runs on the append
  * path of the first batch of every new epoch and on every leadership change
  * (thousands at once when a broker takes over). The partition's flush
  * calls epoch_cache_sync() before it advances the recovery point, so the
@@ -330,10 +330,10 @@ int epoch_cache_sync(struct epoch_cache *ec)
 	if (fsync(fd) < 0)
 		rc = ERR_IO;
 	close(fd);
-	if (!rc)
-		rc = ckpt_sync_dir(ec->dir);
-	if (!rc)
+	if (!rc) {
 		ec->dirty = false;
+		rc = 1;
+	}
 out_unlock:
 	pthread_mutex_unlock(&ec->lock);
 	return rc;

@@ -141,10 +141,15 @@ int index_open(struct log_index *ix, const char *path, bool create)
 
 	if (ix->fd >= 0)
 		return 0;
-	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+	if (ix->trunc_on_open && !create)
+		return ERR_NOT_FOUND;	/* nothing written yet */
+	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0) |
+				(ix->trunc_on_open ? O_TRUNC : 0),
+		  0644);
 	if (fd < 0)
 		return errno == ENOENT ? ERR_NOT_FOUND : ERR_IO;
 	ix->fd = fd;
+	ix->trunc_on_open = false;
 	return 0;
 }
 

@@ -49,6 +49,8 @@ struct log_index {
 	uint8_t kind;		/* enum index_kind */
 	uint8_t esize;		/* bytes per entry */
 	bool dirty;		/* written since the last fsync */
+	bool trunc_on_open;	/* a new segment's index: the first open
+				 * creates or truncates the file */
 	uint32_t nfile;		/* entries in the file */
 	uint32_t npend;		/* entries buffered in pend */
 	uint32_t pend_cap;	/* capacity of pend, in entries */
@@ -70,8 +72,10 @@ void index_init(struct log_index *ix, enum index_kind kind, int64_t base,
 void index_destroy(struct log_index *ix);
 
 /*
- * Opens path (creating it when create is true) if the index is closed.
- * Returns 0, ERR_NOT_FOUND (no file and create false) or ERR_IO.
+ * Opens path (creating it when create is true) if the index is closed. The
+ * first open of an index marked trunc_on_open truncates the file (a stale
+ * file of an earlier segment with the same base). Returns 0, ERR_NOT_FOUND
+ * (no file and create false) or ERR_IO.
  */
 int index_open(struct log_index *ix, const char *path, bool create);
 

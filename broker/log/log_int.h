@@ -96,6 +96,8 @@ struct plog {
 	atomic_bool deleted;
 	atomic_bool failed;
 	atomic_bool dir_dirty;	/* entries created since the dir fsync */
+	atomic_bool parent_dirty;	/* the dir itself is new: fsync its
+					 * parent at the first flush */
 
 	/* Group commit (see flusher.c). */
 	atomic_bool flush_queued;

@@ -401,14 +401,28 @@ int log_manager_checkpoint(log_manager_t *lm)
 	return write_ckpts(lm, 7);
 }
 
-/* Offset of topic-partition in a checkpoint, or -1. */
+static int ckpt_cmp(const void *a, const void *b)
+{
+	const struct ckpt_entry *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	if (c)
+		return c;
+	return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* Offset of topic-partition in a checkpoint sorted by ckpt_cmp, or -1. */
 static int64_t ckpt_find(const struct ckpt_entry *e, size_t n,
 			 const char *topic, int32_t partition)
 {
-	for (size_t i = 0; i < n; i++)
-		if (e[i].partition == partition && strcmp(e[i].topic, topic) == 0)
-			return e[i].offset;
-	return -1;
+	struct ckpt_entry key = { .topic = (char *)topic,
+				  .partition = partition };
+	const struct ckpt_entry *hit;
+
+	if (n == 0)
+		return -1;
+	hit = bsearch(&key, e, n, sizeof(*e), ckpt_cmp);
+	return hit ? hit->offset : -1;
 }
 
 /* --------------------------------------------------------- background */
@@ -855,6 +869,8 @@ static int read_ckpts(struct log_dir *d, struct dir_ckpts *c, char *errstr,
 		snprintf(path, sizeof(path), "%s/%s", d->path, ckpt_names[k]);
 		rc = ckpt_read_offsets(path, &c->e[k], &c->n[k], errstr,
 				       errstr_size);
+		if (rc == 0 && c->n[k] > 1)
+			qsort(c->e[k], c->n[k], sizeof(*c->e[k]), ckpt_cmp);
 		if (rc == ERR_CORRUPT) {
 			/* Lose only precision: recover everything, keep data. */
 			log_warn(LM_FAC, "%s; ignoring it", errstr);

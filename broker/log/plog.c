@@ -293,15 +293,8 @@ plog_t *plog_open(const char *dir, const char *topic, int32_t partition,
 		plog->rng = 1;
 	plog_posc_clear(plog);
 	if (mkdir(dir, 0755) == 0) {
-		char parent[SEGMENT_PATH_MAX];
-		char *slash;
-
-		snprintf(parent, sizeof(parent), "%s", dir);
-		slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			(void)ckpt_sync_dir(parent);
-		}
+		/* Made durable by the first flush (flush_upto). */
+		atomic_store(&plog->parent_dirty, true);
 	} else if (errno != EEXIST) {
 		rc = ERR_IO;
 		set_err(errstr, errstr_size, "cannot create %s: %s", dir,
@@ -414,6 +407,13 @@ void plog_set_hw(plog_t *plog, int64_t hw)
 	if (hw < ls)
 		hw = ls;
 	old = atomic_exchange(&plog->hw, hw);
+	/* A truncation may have lowered the LEO meanwhile: never leave the
+	 * HW above it. */
+	for (int64_t cur = hw, l = plog_leo(plog); cur > l;
+	     l = plog_leo(plog)) {
+		if (atomic_compare_exchange_weak(&plog->hw, &cur, l))
+			break;
+	}
 	if (old != hw)
 		plog_notify(plog, PLOG_EV_HW);
 }

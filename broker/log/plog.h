@@ -70,7 +70,8 @@ struct plog_env {
 	int64_t (*clock_ms)(void *arg);
 	void *clock_arg;
 	/* Group-commit flusher of the log dir. NULL: plog_request_flush()
-	 * flushes in the caller's thread. */
+	 * flushes in the caller's thread (a roll then fsyncs, and notifies,
+	 * under the append lock: meant for tests and tools). */
 	struct flusher *flusher;
 	/* Removes path after delay_ms (deleted segments). NULL: unlink at
 	 * once. The callee copies path. */

@@ -47,6 +47,22 @@ static void atomic_max64(_Atomic int64_t *v, int64_t x)
 		;
 }
 
+/* fsyncs the directory holding dir (a new partition's log dir entry). */
+static int sync_parent(const char *dir)
+{
+	char parent[SEGMENT_PATH_MAX];
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return ckpt_sync_dir(".");
+	if (slash == parent)
+		slash++;
+	*slash = '\0';
+	return ckpt_sync_dir(parent);
+}
+
 /*
  * Makes [flushed, upto) durable. at_close additionally syncs the index
  * files of the active segment and every index still dirty.
@@ -70,7 +86,8 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 	if (upto > leo)
 		upto = leo;
 	cur = plog_flushed(plog);
-	if (upto <= cur && !at_close && !atomic_load(&plog->dir_dirty))
+	if (upto <= cur && !at_close && !atomic_load(&plog->dir_dirty) &&
+	    !atomic_load(&plog->parent_dirty))
 		goto out_unlock;
 
 	pthread_rwlock_rdlock(&plog->segs_lock);
@@ -108,11 +125,22 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 			continue;	/* deleted meanwhile */
 		rc = r;
 	}
-	if (!rc && epoch_cache_sync(plog->epochs))
-		rc = ERR_IO;
+	if (!rc) {
+		int r = epoch_cache_sync(plog->epochs);
+
+		if (r < 0)
+			rc = ERR_IO;
+		else if (r > 0)	/* renamed into place: sync the dir */
+			atomic_store(&plog->dir_dirty, true);
+	}
 	if (!rc && atomic_exchange(&plog->dir_dirty, false) &&
 	    ckpt_sync_dir(plog->dir)) {
 		atomic_store(&plog->dir_dirty, true);
+		rc = ERR_IO;
+	}
+	if (!rc && atomic_exchange(&plog->parent_dirty, false) &&
+	    sync_parent(plog->dir)) {
+		atomic_store(&plog->parent_dirty, true);
 		rc = ERR_IO;
 	}
 	if (rc) {
@@ -150,7 +178,8 @@ void plog_request_flush(plog_t *plog, int64_t upto)
 {
 	const struct plog_env *env = plog->env;
 
-	if (upto <= plog_flushed(plog) && !atomic_load(&plog->dir_dirty))
+	if (upto <= plog_flushed(plog) && !atomic_load(&plog->dir_dirty) &&
+	    !atomic_load(&plog->parent_dirty))
 		return;
 	if (!env || !env->flusher) {
 		(void)flush_upto(plog, upto, false);
@@ -208,6 +237,8 @@ int plog_close(plog_t *plog)
 			 "its indexes at close: %s", plog->topic,
 			 plog->partition, err_str(rc));
 	rc = flush_upto(plog, plog_leo(plog), true);
+	/* Release every descriptor; late readers reopen lazily. */
+	plog_sweep_idle(plog, INT64_MAX, 0);
 	return rc;
 }
 

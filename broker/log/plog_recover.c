@@ -266,6 +266,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 	struct bases logs = { 0 };
 	struct buf scratch = BUF_INIT;
 	struct epoch_learn el;
+	struct segment *created = NULL;
 	int64_t now = plog_now(plog), t0 = clock_mono_ms();
 	int64_t rp = opts && opts->recovery_point >= 0 ? opts->recovery_point : 0;
 	int64_t ls_ckpt = opts ? opts->log_start : -1;
@@ -377,6 +378,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 						     plog_max_oidx(plog),
 						     plog_max_tidx(plog), &rc);
 
+		created = seg;
 		if (!seg || add_segment(plog, seg)) {
 			segment_unref(seg);
 			rc = rc ? rc : ERR_NOMEM;
@@ -385,7 +387,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 				plog->dir, err_str(rc));
 			goto out_free;
 		}
-		(void)ckpt_sync_dir(plog->dir);
+		atomic_store(&plog->dir_dirty, true);
 	}
 	for (int i = 0; i + 1 < plog->nsegs; i++)
 		if (segment_end_offset(plog->segs[i]) == plog->segs[i]->base)
@@ -411,9 +413,11 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 	plog_segs_published(plog);
 	plog_posc_put(plog, 0, 0, leo, plog->segs[plog->nsegs - 1]->base,
 		      segment_size(plog->segs[plog->nsegs - 1]));
-	/* Nothing stays open: descriptors are reopened on first use. */
+	/* Nothing loaded stays open: descriptors are reopened on first use
+	 * (a segment just created keeps its, it is about to be written). */
 	for (int i = 0; i < plog->nsegs; i++)
-		(void)segment_close_idle(plog->segs[i], INT64_MAX, 0);
+		if (plog->segs[i] != created)
+			(void)segment_close_idle(plog->segs[i], INT64_MAX, 0);
 	if (nrecovered > 0 || cut)
 		log_info(LOG_FAC, "topic=%s partition=%" PRId32 " recovered %d "
 			 "segment(s), %" PRId64 " valid bytes, in %" PRId64

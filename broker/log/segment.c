@@ -130,16 +130,11 @@ struct segment *segment_create(const char *dir, int64_t base, int64_t now_ms,
 		goto err_free;
 	}
 	atomic_store(&seg->fd, fd);
-	/* Empty index files: at load, a missing one means "rebuild". */
-	if (ix_open(seg, &seg->oidx, true) || index_reset(&seg->oidx) ||
-	    ix_open(seg, &seg->tidx, true) || index_reset(&seg->tidx)) {
-		*err = ERR_IO;
-		log_error(LOG_FAC, "cannot create the indexes of %s: %s",
-			  path, strerror(errno));
-		goto err_free;
-	}
-	index_close_fd(&seg->oidx);
-	index_close_fd(&seg->tidx);
+	/* The index files are created (or a stale pair truncated) by their
+	 * first write, at the latest when the segment is finalized, so a
+	 * segment that becomes trusted always has both. */
+	seg->oidx.trunc_on_open = true;
+	seg->tidx.trunc_on_open = true;
 	return seg;
 err_free:
 	segment_unref(seg);
@@ -577,8 +572,16 @@ int segment_finalize(struct segment *seg)
 		(void)index_append(&seg->tidx, seg->max_ts, seg->max_ts_offset);
 	rc = ix_flush_pending(seg, &seg->oidx);
 	rc2 = ix_flush_pending(seg, &seg->tidx);
+	/* Files that were never written must exist all the same. */
+	if (!rc && seg->oidx.trunc_on_open)
+		rc = ix_open(seg, &seg->oidx, true);
+	if (!rc2 && seg->tidx.trunc_on_open)
+		rc2 = ix_open(seg, &seg->tidx, true);
 	index_trim_buffer(&seg->oidx);
 	index_trim_buffer(&seg->tidx);
+	/* An inactive segment's indexes are only read: reopen on demand. */
+	index_close_fd(&seg->oidx);
+	index_close_fd(&seg->tidx);
 	pthread_mutex_unlock(&seg->lock);
 	return rc ? rc : rc2;
 }
@@ -770,14 +773,18 @@ out_unlock:
 
 /* ------------------------------------------------------ flush, sweep */
 
+/* Writes, fsyncs and closes an index (reopened lazily when needed). */
 static int ix_sync(struct segment *seg, struct log_index *ix)
 {
 	int rc = ix_flush_pending(seg, ix);
 
-	if (rc || !ix->dirty)
-		return rc;
-	rc = ix_open(seg, ix, true);
-	return rc ? rc : index_sync(ix);
+	if (!rc && ix->dirty) {
+		rc = ix_open(seg, ix, true);
+		if (!rc)
+			rc = index_sync(ix);
+	}
+	index_close_fd(ix);
+	return rc;
 }
 
 int segment_sync(struct segment *seg, unsigned what)
