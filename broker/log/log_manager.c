@@ -1187,7 +1187,10 @@ log_manager_t *log_manager_open(const struct log_manager_config *cfg,
 	lm->flush_check_ms = or_default(cfg->flush_check_ms, 1000);
 	lm->checkpoint_ms = or_default(cfg->checkpoint_ms, 60000);
 	lm->hw_checkpoint_ms = or_default(cfg->hw_checkpoint_ms, 5000);
-	lm->fd_idle_ms = cfg->fd_idle_ms > 0 ? cfg->fd_idle_ms : 0;
+	if (cfg->fd_idle_ms == 0)
+		lm->fd_idle_ms = 300000;
+	else
+		lm->fd_idle_ms = cfg->fd_idle_ms > 0 ? cfg->fd_idle_ms : 0;
 	lm->clock_ms = cfg->clock_ms;
 	lm->clock_arg = cfg->clock_arg;
 	lm->topic_conf_cb = cfg->topic_conf_cb;

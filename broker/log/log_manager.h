@@ -51,15 +51,18 @@ struct log_manager_config {
 	int32_t broker_id;
 	/* num.recovery.threads.per.data.dir (>= 1). */
 	int recovery_threads;
+	/* Intervals: 0 means the default in parentheses. */
 	/* log.retention.check.interval.ms (300000). */
 	int64_t retention_check_ms;
-	/* log.flush.scheduler.interval.ms: how often flush.ms is checked. */
+	/* log.flush.scheduler.interval.ms: how often flush.ms is checked
+	 * (1000). */
 	int64_t flush_check_ms;
 	/* log.flush.offset.checkpoint.interval.ms (60000). */
 	int64_t checkpoint_ms;
 	/* replica.high.watermark.checkpoint.interval.ms (5000). */
 	int64_t hw_checkpoint_ms;
-	/* Close segment descriptors unused this long; 0: never. */
+	/* Close segment descriptors unused this long; 0: 300000 (5 min);
+	 * negative: never. */
 	int64_t fd_idle_ms;
 	/* The broker's default topic configuration (copied). */
 	const struct topic_conf *defaults;

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -772,6 +773,67 @@ START_TEST(test_concurrent_reads_during_appends)
 }
 END_TEST
 
+START_TEST(test_flush_policies)
+{
+	int64_t seq = 0;
+	plog_t *p;
+
+	conf.flush_messages = 10;
+	conf.flush_ms = 5000;
+	p = open_log();
+	lt_append(p, 1, 6, 10, now_ms, &seq, 0);
+	ck_assert_int_eq(plog_flushed(p), 0);
+	lt_append(p, 1, 6, 10, now_ms, &seq, 0);	/* 12 >= 10 unflushed */
+	ck_assert_int_eq(plog_flushed(p), 12);
+	lt_append(p, 1, 3, 10, now_ms, &seq, 0);
+	plog_check_flush_time(p, now_ms + 4999);
+	ck_assert_int_eq(plog_flushed(p), 12);
+	plog_check_flush_time(p, now_ms + 5000);
+	ck_assert_int_eq(plog_flushed(p), 15);
+	plog_unref(p);
+}
+END_TEST
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_idle_sweep_closes_descriptors)
+{
+	int64_t seq = 0;
+	int before, during, after;
+	plog_t *p;
+
+	conf.segment_bytes = 2000;
+	conf.index_interval_bytes = 100;
+	before = count_fds();
+	p = open_log();
+	for (int i = 0; i < 20; i++)
+		lt_append(p, 1, 5, 50, now_ms, &seq, 0);
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 1 << 20, 0, NULL), seq);
+	during = count_fds();
+	ck_assert_int_gt(during, before);
+	plog_sweep_idle(p, INT64_MAX, 0);
+	after = count_fds();
+	ck_assert_int_eq(after, before);
+	/* Everything reopens on demand. */
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 700, 0, NULL), seq);
+	lt_append(p, 1, 5, 50, now_ms, &seq, 0);
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 1 << 20, 0, NULL), seq);
+	plog_unref(p);
+	ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plog");
@@ -798,6 +860,8 @@ int main(void)
 	tcase_add_test(tc, test_listener);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_concurrent_reads_during_appends);
+	tcase_add_test(tc, test_flush_policies);
+	tcase_add_test(tc, test_idle_sweep_closes_descriptors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
