@@ -222,7 +222,7 @@ out_close:
 
 bool index_append_needs_fd(const struct log_index *ix)
 {
-	return ix->npend * ix->esize >= INDEX_PEND_BYTES;
+	return ix->npend >= INDEX_PEND_BYTES / ix->esize;
 }
 
 int index_append(struct log_index *ix, int64_t key, int64_t val)

@@ -1047,6 +1047,11 @@ int segment_recover(struct segment *seg, int64_t min_offset,
 			break;
 		}
 		rc = window_get(&w, pos, BATCH_HEADER_SIZE, &p);
+		if (rc == ERR_TRUNCATED) {
+			why = "the file ending early";
+			rc = 0;
+			break;
+		}
 		if (rc)
 			goto out_unlock;
 		total = BATCH_LOG_OVERHEAD + (int64_t)be32_get(p + BATCH_OFF_LENGTH);
@@ -1068,6 +1073,11 @@ int segment_recover(struct segment *seg, int64_t min_offset,
 			batch_header_decode(hdr, sizeof(hdr), &h);
 		} else {
 			rc = window_get(&w, pos, (size_t)total, &p);
+			if (rc == ERR_TRUNCATED) {
+				why = "the file ending early";
+				rc = 0;
+				break;
+			}
 			if (rc)
 				goto out_unlock;
 			rc = batch_validate(p, (size_t)total, (size_t)total, &h);

@@ -144,6 +144,18 @@ START_TEST(test_time_index)
 	close(fd);
 	ck_assert_int_eq((int64_t)be64_get(e), 7000);
 	ck_assert_uint_eq(be32_get(e + 8), 20);
+	/* Many entries: the buffer (341 time entries) spills to the file. */
+	for (int i = 0; i < 2000; i++)
+		ck_assert_int_eq(index_append(&ix, 8000 + i, 1030 + i), 0);
+	ck_assert_uint_eq(index_count(&ix), 2002);
+	ck_assert_uint_gt(ix.nfile, 1000);
+	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 8999, &ts, &off), 0);
+	ck_assert_int_eq(off, 1030 + 999);
+	ck_assert_int_eq(index_floor(&ix, INDEX_VAL, 1030 + 1500, &ts, &off),
+			 0);
+	ck_assert_int_eq(ts, 9500);
+	ck_assert_int_eq(index_truncate(&ix, INDEX_VAL, 1030), 0);
+	ck_assert_uint_eq(index_count(&ix), 2);
 	/* Truncation by offset removes entries at or above it. */
 	ck_assert_int_eq(index_truncate(&ix, INDEX_VAL, 1020), 0);
 	ck_assert_uint_eq(index_count(&ix), 1);

@@ -26,6 +26,15 @@
 #include "log_test_util.h"
 
 static char dir[256];
+
+static uint64_t tb_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 static char pdir[512];
 static int64_t now_ms;
 static struct plog_env env;
@@ -834,6 +843,90 @@ START_TEST(test_idle_sweep_closes_descriptors)
 }
 END_TEST
 
+/* What the log should hold, batch by batch. */
+struct mbatch {
+	int64_t base, last, size;
+	int seg;	/* index of its segment */
+};
+
+START_TEST(test_random_reads_against_model)
+{
+	struct mbatch *m = calloc(4000, sizeof(*m));
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	int nb = 0, segs = 1;
+	int64_t seq = 0;
+	uint8_t *data = malloc(1 << 20);
+	plog_t *p;
+
+	conf.segment_bytes = 6000;
+	conf.index_interval_bytes = 700;
+	p = open_log();
+	for (int i = 0; i < 600; i++) {
+		int recs = 1 + (int)(tb_next(&rng) % 6);
+		int vlen = 5 + (int)(tb_next(&rng) % 200);
+		int64_t before = plog_size_bytes(p);
+
+		lt_append(p, 1, recs, vlen, now_ms, &seq, 0);
+		if (plog_segment_count(p) != segs)
+			segs = plog_segment_count(p);
+		m[nb].base = seq - recs;
+		m[nb].last = seq - 1;
+		m[nb].size = plog_size_bytes(p) - before;
+		m[nb].seg = segs;
+		nb++;
+	}
+	plog_set_hw(p, m[nb / 2].base);
+	for (int q = 0; q < 3000; q++) {
+		int64_t fetch = (int64_t)(tb_next(&rng) % (uint64_t)(seq + 1));
+		size_t max_bytes = 1 + tb_next(&rng) % 9000;
+		int64_t max_off = q % 3 == 0 ? plog_hw(p)
+				  : q % 3 == 1 ? -1
+					       : (int64_t)(tb_next(&rng) %
+							   (uint64_t)(seq + 1));
+		bool min_one = q % 2;
+		int64_t eff = max_off < 0 ? seq : max_off;
+		struct plog_slice sl;
+		int k, j;
+		int64_t len = 0;
+
+		ck_assert_int_eq(plog_read(p, fetch, max_bytes, max_off, min_one,
+					   &sl),
+				 0);
+		for (k = 0; k < nb && m[k].last < fetch; k++)
+			;
+		if (fetch >= eff || k == nb) {
+			ck_assert_uint_eq(sl.len, 0);
+			plog_slice_release(&sl);
+			continue;
+		}
+		/* The expected slice: from batch k, same segment, below
+		 * eff, within max_bytes (or one batch with min_one). */
+		for (j = k; j < nb && m[j].seg == m[k].seg && m[j].last < eff;
+		     j++) {
+			if (len + m[j].size > (int64_t)max_bytes &&
+			    !(j == k && min_one))
+				break;
+			len += m[j].size;
+		}
+		ck_assert_msg((int64_t)sl.len == len,
+			      "fetch %" PRId64 " max_bytes %zu max_off %" PRId64
+			      " min_one %d: len %zu, expected %" PRId64,
+			      fetch, max_bytes, max_off, (int)min_one, sl.len,
+			      len);
+		if (len > 0) {
+			ck_assert_int_eq(sl.first_offset, m[k].base);
+			ck_assert_int_eq(sl.end_offset, m[j - 1].last + 1);
+			ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
+			ck_assert_int_eq((int64_t)be64_get(data), m[k].base);
+		}
+		plog_slice_release(&sl);
+	}
+	free(m);
+	free(data);
+	plog_unref(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plog");
@@ -862,6 +955,7 @@ int main(void)
 	tcase_add_test(tc, test_concurrent_reads_during_appends);
 	tcase_add_test(tc, test_flush_policies);
 	tcase_add_test(tc, test_idle_sweep_closes_descriptors);
+	tcase_add_test(tc, test_random_reads_against_model);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
