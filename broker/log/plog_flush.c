@@ -122,7 +122,7 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 		int r = segment_sync(segs[i], what[i]);
 
 		if (r == ERR_STATE)
-			continue;	/* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		rc = r;
 	}
 	if (!rc) {
@@ -130,7 +130,7 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 
 		if (r < 0)
 			rc = ERR_IO;
-		else if (r > 0)	/* renamed into place: sync the dir */
+		else if (r > 0) /* renamed into place: sync the dir */
 			atomic_store(&plog->dir_dirty, true);
 	}
 	if (!rc && atomic_exchange(&plog->dir_dirty, false) &&
@@ -144,10 +144,11 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 		rc = ERR_IO;
 	}
 	if (rc) {
-		log_error(LOG_FAC, "topic=%s partition=%" PRId32 " flush failed "
+		log_error(LOG_FAC,
+			  "topic=%s partition=%" PRId32 " flush failed "
 			  "(%s); the partition refuses writes until it is "
-			  "reloaded", plog->topic, plog->partition,
-			  err_str(rc));
+			  "reloaded",
+			  plog->topic, plog->partition, err_str(rc));
 		atomic_store(&plog->failed, true);
 		goto out_unlock;
 	}
@@ -233,9 +234,10 @@ int plog_close(plog_t *plog)
 	rc = segment_finalize(plog->segs[plog->nsegs - 1]);
 	pthread_mutex_unlock(&plog->lock);
 	if (rc)
-		log_warn(LOG_FAC, "topic=%s partition=%" PRId32 " cannot write "
-			 "its indexes at close: %s", plog->topic,
-			 plog->partition, err_str(rc));
+		log_warn(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " cannot write "
+			 "its indexes at close: %s",
+			 plog->topic, plog->partition, err_str(rc));
 	rc = flush_upto(plog, plog_leo(plog), true);
 	/* Release every descriptor; late readers reopen lazily. */
 	plog_sweep_idle(plog, INT64_MAX, 0);
@@ -255,7 +257,7 @@ static int64_t largest_ts(struct segment *seg)
 		return ts;
 	segment_path(seg, "log", path, sizeof(path));
 	if (stat(path, &st) < 0)
-		return INT64_MAX;	/* unknown: keep it */
+		return INT64_MAX; /* unknown: keep it */
 	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
@@ -321,15 +323,17 @@ int plog_retention(plog_t *plog, int64_t now_ms)
 		ls = plog->segs[0]->base;
 		atomic_store(&plog->log_start, ls);
 		(void)epoch_cache_truncate_start(plog->epochs, ls);
-		atomic_max64(&plog->flushed, ls < plog_leo(plog) ? ls
-								 : plog_leo(plog));
+		atomic_max64(&plog->flushed,
+			     ls < plog_leo(plog) ? ls : plog_leo(plog));
 		changed = true;
 	}
-	log_info(LOG_FAC, "topic=%s partition=%" PRId32 " retention deleted "
+	log_info(LOG_FAC,
+		 "topic=%s partition=%" PRId32 " retention deleted "
 		 "%d segment(s), %" PRId64 " bytes (%d by retention.ms, %d by "
 		 "retention.bytes, %d below the log start); log start %" PRId64
-		 " -> %" PRId64, plog->topic, plog->partition, k, bytes,
-		 by_time, by_size, k - by_time - by_size, old_ls, ls);
+		 " -> %" PRId64,
+		 plog->topic, plog->partition, k, bytes, by_time, by_size,
+		 k - by_time - by_size, old_ls, ls);
 	rc = k;
 out_unlock:
 	pthread_mutex_unlock(&plog->lock);

@@ -309,7 +309,7 @@ static bool exact_record(int fd, const struct batch_loc *loc, int64_t ts,
 		}
 	}
 	if (r < 0)
-		found = true;	/* undecodable: keep the fallback */
+		found = true; /* undecodable: keep the fallback */
 out_free:
 	batch_reader_free(&rd);
 	free(buf);

@@ -99,20 +99,24 @@ static int count_fds(void)
 		n += de->d_name[0] != '.';
 	if (d)
 		closedir(d);
-	return n - 1;	/* the opendir itself */
+	return n - 1; /* the opendir itself */
 }
 
 static log_manager_t *lm_open(const char *dir, struct topic_conf *tc)
 {
-	const char *dirs[1] = { dir };
+	const char *dirs[1] = {dir};
 	struct log_manager_config cfg = {
-		.dirs = dirs, .ndirs = 1, .broker_id = 1,
-		.recovery_threads = 2, .defaults = tc, .fd_idle_ms = 60000,
+	    .dirs = dirs,
+	    .ndirs = 1,
+	    .broker_id = 1,
+	    .recovery_threads = 2,
+	    .defaults = tc,
+	    .fd_idle_ms = 60000,
 	};
 	char errstr[512];
 	int err;
-	log_manager_t *lm = log_manager_open(&cfg, &err, errstr,
-					     sizeof(errstr));
+	log_manager_t *lm =
+	    log_manager_open(&cfg, &err, errstr, sizeof(errstr));
 
 	if (!lm) {
 		fprintf(stderr, "log manager: %s\n", errstr);
@@ -152,8 +156,8 @@ static int many_partitions(const char *dir, int n, const uint8_t *batch,
 		plog_unref(p);
 	}
 	printf("partitions: %d created and written in %.2f s; RSS %ld KiB "
-	       "(+%ld KiB, %.0f B/partition), %d open fds\n", n,
-	       (double)(clock_mono_us() - t0) / 1e6, rss_kib(),
+	       "(+%ld KiB, %.0f B/partition), %d open fds\n",
+	       n, (double)(clock_mono_us() - t0) / 1e6, rss_kib(),
 	       rss_kib() - rss0, (double)(rss_kib() - rss0) * 1024 / n,
 	       count_fds());
 	t0 = clock_mono_us();
@@ -163,8 +167,8 @@ static int many_partitions(const char *dir, int n, const uint8_t *batch,
 	t0 = clock_mono_us();
 	lm = lm_open(dir, &tc);
 	printf("partitions: reopened after a clean shutdown in %.2f s; RSS "
-	       "%ld KiB, %d open fds\n", (double)(clock_mono_us() - t0) / 1e6,
-	       rss_kib(), count_fds());
+	       "%ld KiB, %d open fds\n",
+	       (double)(clock_mono_us() - t0) / 1e6, rss_kib(), count_fds());
 	log_manager_close(lm);
 	snprintf(path, sizeof(path), "%s/%s", dir, LOG_CLEAN_FILE);
 	unlink(path);
@@ -203,8 +207,8 @@ int main(int argc, char **argv)
 	struct batch_run_info info;
 	struct topic_conf tc;
 	struct plog_env env;
-	struct plog_load_opts unclean = { .recovery_point = -1,
-					  .log_start = -1, .hw = -1 };
+	struct plog_load_opts unclean = {
+	    .recovery_point = -1, .log_start = -1, .hw = -1};
 	char dir[4096] = "", pdir[4200], *value;
 	const char *base_dir = NULL;
 	int64_t mib = 1024, seg_mib = 256, total, t0, t1, n = 0;
@@ -216,18 +220,40 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "d:m:r:v:s:afcVp:")) != -1) {
 		switch (opt) {
-		case 'd': base_dir = optarg; break;
-		case 'm': mib = atoll(optarg); break;
-		case 'r': recs = atoi(optarg); break;
-		case 'v': vlen = atoi(optarg); break;
-		case 's': seg_mib = atoll(optarg); break;
-		case 'a': ack = true; break;
-		case 'f': sync_first = true; break;
-		case 'V': verbose = true; break;
-		case 'c': cold = true; sync_first = true; break;
-		case 'p': partitions = atoi(optarg); break;
+		case 'd':
+			base_dir = optarg;
+			break;
+		case 'm':
+			mib = atoll(optarg);
+			break;
+		case 'r':
+			recs = atoi(optarg);
+			break;
+		case 'v':
+			vlen = atoi(optarg);
+			break;
+		case 's':
+			seg_mib = atoll(optarg);
+			break;
+		case 'a':
+			ack = true;
+			break;
+		case 'f':
+			sync_first = true;
+			break;
+		case 'V':
+			verbose = true;
+			break;
+		case 'c':
+			cold = true;
+			sync_first = true;
+			break;
+		case 'p':
+			partitions = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-d DIR] [-m MiB] [-r RECS] "
+			fprintf(stderr,
+				"usage: %s [-d DIR] [-m MiB] [-r RECS] "
 				"[-v BYTES] [-s SEGMENT_MiB] [-a] [-f]\n",
 				argv[0]);
 			return 2;
@@ -308,25 +334,26 @@ int main(int argc, char **argv)
 		}
 		t1 = clock_mono_us();
 		printf("read: %" PRId64 " slices, %.2f us/slice (lookup only, "
-		       "no copy), %" PRId64 " bytes\n", slices,
-		       (double)(t1 - t0) / (double)slices, bytes);
+		       "no copy), %" PRId64 " bytes\n",
+		       slices, (double)(t1 - t0) / (double)slices, bytes);
 	}
 	if (sync_first)
 		plog_flush(p, plog_leo(p));
-	plog_unref(p);	/* no close: as kill -9 leaves it */
+	plog_unref(p); /* no close: as kill -9 leaves it */
 	if (cold)
 		evict(pdir);
 
 	t0 = clock_mono_us();
 	p = open_log(pdir, &tc, &env, &unclean);
 	t1 = clock_mono_us();
-	printf("recovery: %.1f MiB re-validated in %.3f s (%.0f MB/s), LEO %"
-	       PRId64 "\n", (double)plog_size_bytes(p) / (1 << 20),
-	       (double)(t1 - t0) / 1e6,
+	printf("recovery: %.1f MiB re-validated in %.3f s (%.0f MB/s), LEO "
+	       "%" PRId64 "\n",
+	       (double)plog_size_bytes(p) / (1 << 20), (double)(t1 - t0) / 1e6,
 	       (double)plog_size_bytes(p) / (double)(t1 - t0), plog_leo(p));
 	if (plog_leo(p) != n * recs) {
-		fprintf(stderr, "recovered LEO %" PRId64 ", expected %" PRId64
-			"\n", plog_leo(p), n * recs);
+		fprintf(stderr,
+			"recovered LEO %" PRId64 ", expected %" PRId64 "\n",
+			plog_leo(p), n * recs);
 		return 1;
 	}
 	plog_unref(p);
@@ -355,8 +382,8 @@ int main(int argc, char **argv)
 			usleep(100);
 		t1 = clock_mono_us();
 		printf("flush.on.ack: %" PRId64 " appends, %" PRIu64
-		       " fsync passes, %.0f records/s durable\n", appends,
-		       flusher_passes(fl),
+		       " fsync passes, %.0f records/s durable\n",
+		       appends, flusher_passes(fl),
 		       (double)appends * recs * 1e6 / (double)(t1 - t0));
 		plog_close(p);
 		plog_unref(p);
