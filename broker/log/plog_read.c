@@ -131,6 +131,9 @@ int plog_read(plog_t *plog, int64_t fetch_offset, size_t max_bytes,
 			goto err_unref;
 		}
 		rc = segment_pin(seg, &fd);
+		if (rc == ERR_STATE && !atomic_load(&plog->deleted))
+			rc = ERR_OUT_OF_RANGE;	/* removed by retention or
+						 * truncation meanwhile */
 		if (rc)
 			goto err_unref;
 		limit = segment_size(seg);
