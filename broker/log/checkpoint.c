@@ -31,7 +31,7 @@
 #include "common/err.h"
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -156,9 +156,11 @@ int ckpt_write_offsets(const char *path, const struct ckpt_entry *e, size_t n,
 	if (buf_append(&b, line, (size_t)len))
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
-		len = snprintf(line, sizeof(line), "%s %" PRId32 " %" PRId64 "\n",
-			       e[i].topic, e[i].partition, e[i].offset);
-		if (len >= (int)sizeof(line) || buf_append(&b, line, (size_t)len))
+		len =
+		    snprintf(line, sizeof(line), "%s %" PRId32 " %" PRId64 "\n",
+			     e[i].topic, e[i].partition, e[i].offset);
+		if (len >= (int)sizeof(line) ||
+		    buf_append(&b, line, (size_t)len))
 			goto out_free;
 	}
 	rc = ckpt_write_file(path, b.data, b.len, true, errstr, errstr_size);
@@ -282,7 +284,8 @@ int ckpt_read_offsets(const char *path, struct ckpt_entry **out, size_t *nout,
 			continue;
 		}
 		if (lineno == 2) {
-			if (nf != 1 || !parse_i64(f[0], 0, CKPT_MAX_ENTRIES, &v)) {
+			if (nf != 1 ||
+			    !parse_i64(f[0], 0, CKPT_MAX_ENTRIES, &v)) {
 				set_err(errstr, errstr_size,
 					"%s line 2: bad entry count", path);
 				goto err_free;
@@ -304,7 +307,8 @@ int ckpt_read_offsets(const char *path, struct ckpt_entry **out, size_t *nout,
 		if (nf != 3 || !topic_name_valid(f[0])) {
 			set_err(errstr, errstr_size,
 				"%s line %d: expected \"<topic> <partition> "
-				"<offset>\"", path, lineno);
+				"<offset>\"",
+				path, lineno);
 			goto err_free;
 		}
 		if (!parse_i64(f[1], 0, INT32_MAX, &v)) {

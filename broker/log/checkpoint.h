@@ -29,7 +29,7 @@
 #define TOPIC_NAME_MAX 249
 
 struct ckpt_entry {
-	char *topic;		/* owned */
+	char *topic; /* owned */
 	int32_t partition;
 	int64_t offset;
 };

@@ -7,12 +7,12 @@
  * the ones Kafka gives for the same history.
  *
  * Persistence: each mutation rewrites the checkpoint through a renamed
- * temporary file but does not fsync it, because assign runs on the append
- * path of the first batch of every new epoch and on every leadership change
- * (thousands at once when a broker takes over). The partition's flush
- * calls epoch_cache_sync() before it advances the recovery point, so the
- * entries of trusted (flushed) data are durable, and recovery re-derives
- * entries of untrusted data from the batches' partitionLeaderEpoch.
+ * temporary file but does not fsync it (nor the directory), because assign runs
+ * on the append path of the first batch of every new epoch and on every
+ * leadership change (thousands at once when a broker takes over). The
+ * partition's flush calls epoch_cache_sync() before it advances the recovery
+ * point, so the entries of trusted (flushed) data are durable, and recovery
+ * re-derives entries of untrusted data from the batches' partitionLeaderEpoch.
  *
  * Thread: all functions take ec->lock. File writes happen under it; they
  * are rare and small.
@@ -47,7 +47,7 @@ struct epoch_cache {
 	struct epoch_entry *e;
 	int n;
 	int cap;
-	bool dirty;		/* written since the last fsync */
+	bool dirty; /* written since the last fsync */
 };
 
 static bool parse_num(const char *s, int64_t min, int64_t max, int64_t *v)
@@ -69,7 +69,8 @@ static int push(struct epoch_cache *ec, int32_t epoch, int64_t start)
 {
 	if (ec->n == ec->cap) {
 		int cap = ec->cap ? ec->cap * 2 : 4;
-		struct epoch_entry *e = realloc(ec->e, (size_t)cap * sizeof(*e));
+		struct epoch_entry *e =
+		    realloc(ec->e, (size_t)cap * sizeof(*e));
 
 		if (!e)
 			return ERR_NOMEM;
@@ -104,8 +105,8 @@ static bool parse(struct epoch_cache *ec, char *data)
 			continue;
 		}
 		if (lineno == 2) {
-			if (nf != 1 || !parse_num(f[0], 0, EPOCH_CACHE_MAX,
-						  &count))
+			if (nf != 1 ||
+			    !parse_num(f[0], 0, EPOCH_CACHE_MAX, &count))
 				goto bad;
 			continue;
 		}
@@ -151,12 +152,16 @@ struct epoch_cache *epoch_cache_open(const char *dir, bool *found, int *err)
 		if (strlen(data) == len && parse(ec, data))
 			*found = true;
 		else
-			log_warn("log", "%s is malformed; rebuilding the "
-				 "leader epoch cache from the log", path);
+			log_warn("log",
+				 "%s is malformed; rebuilding the "
+				 "leader epoch cache from the log",
+				 path);
 		free(data);
 	} else if (rc != ERR_NOT_FOUND) {
-		log_warn("log", "cannot read %s (%s); rebuilding the leader "
-			 "epoch cache from the log", path, err_str(rc));
+		log_warn("log",
+			 "cannot read %s (%s); rebuilding the leader "
+			 "epoch cache from the log",
+			 path, err_str(rc));
 	}
 	return ec;
 err_nomem:
@@ -219,7 +224,8 @@ int epoch_cache_assign(struct epoch_cache *ec, int32_t epoch,
 	}
 	while (ec->n > 0 && (ec->e[ec->n - 1].epoch >= epoch ||
 			     ec->e[ec->n - 1].start >= start_offset)) {
-		log_info("log", "leader epoch cache %s: dropping epoch %" PRId32
+		log_info("log",
+			 "leader epoch cache %s: dropping epoch %" PRId32
 			 " at %" PRId64 " for epoch %" PRId32 " at %" PRId64,
 			 ec->dir, ec->e[ec->n - 1].epoch,
 			 ec->e[ec->n - 1].start, epoch, start_offset);
@@ -330,10 +336,10 @@ int epoch_cache_sync(struct epoch_cache *ec)
 	if (fsync(fd) < 0)
 		rc = ERR_IO;
 	close(fd);
-	if (!rc)
-		rc = ckpt_sync_dir(ec->dir);
-	if (!rc)
+	if (!rc) {
 		ec->dirty = false;
+		rc = 1;
+	}
 out_unlock:
 	pthread_mutex_unlock(&ec->lock);
 	return rc;

@@ -71,8 +71,9 @@ int epoch_cache_truncate_start(struct epoch_cache *ec, int64_t start_offset);
 /* Removes every entry. Returns 0 or ERR_IO. */
 int epoch_cache_clear(struct epoch_cache *ec);
 
-/* fsyncs the file (and its directory) if it changed since the last sync.
- * Returns 0 or ERR_IO. */
+/* fsyncs the file if it changed since the last sync; the caller then
+ * fsyncs the directory (the file was renamed into place). Returns 1 when
+ * the file was synced, 0 when nothing changed, or ERR_IO. */
 int epoch_cache_sync(struct epoch_cache *ec);
 
 /* Copies up to max entries; returns the number of entries in the cache. */

@@ -118,8 +118,8 @@ void index_init(struct log_index *ix, enum index_kind kind, int64_t base,
 	memset(ix, 0, sizeof(*ix));
 	ix->fd = -1;
 	ix->kind = (uint8_t)kind;
-	ix->esize = kind == INDEX_OFFSET ? INDEX_OFFSET_ENTRY
-					 : INDEX_TIME_ENTRY;
+	ix->esize =
+	    kind == INDEX_OFFSET ? INDEX_OFFSET_ENTRY : INDEX_TIME_ENTRY;
 	ix->base = base;
 	ix->max_entries = max_entries ? max_entries : 1;
 	ix->last_key = INT64_MIN;
@@ -141,10 +141,16 @@ int index_open(struct log_index *ix, const char *path, bool create)
 
 	if (ix->fd >= 0)
 		return 0;
-	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+	if (ix->trunc_on_open && !create)
+		return ERR_NOT_FOUND; /* nothing written yet */
+	fd = open(path,
+		  O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0) |
+		      (ix->trunc_on_open ? O_TRUNC : 0),
+		  0644);
 	if (fd < 0)
 		return errno == ENOENT ? ERR_NOT_FOUND : ERR_IO;
 	ix->fd = fd;
+	ix->trunc_on_open = false;
 	return 0;
 }
 
@@ -217,7 +223,7 @@ out_close:
 
 bool index_append_needs_fd(const struct log_index *ix)
 {
-	return ix->npend * ix->esize >= INDEX_PEND_BYTES;
+	return ix->npend >= INDEX_PEND_BYTES / ix->esize;
 }
 
 int index_append(struct log_index *ix, int64_t key, int64_t val)
@@ -226,9 +232,9 @@ int index_append(struct log_index *ix, int64_t key, int64_t val)
 
 	if (key <= ix->last_key || val <= ix->last_val)
 		return 0;
-	if (ix->kind == INDEX_OFFSET ? (key - ix->base > UINT32_MAX ||
-					val > UINT32_MAX)
-				     : val - ix->base > UINT32_MAX)
+	if (ix->kind == INDEX_OFFSET
+		? (key - ix->base > UINT32_MAX || val > UINT32_MAX)
+		: val - ix->base > UINT32_MAX)
 		return 0;
 	if (index_append_needs_fd(ix)) {
 		if (ix->fd < 0)
@@ -238,8 +244,8 @@ int index_append(struct log_index *ix, int64_t key, int64_t val)
 			return rc;
 	}
 	if (ix->npend == ix->pend_cap) {
-		uint32_t cap = ix->pend_cap ? ix->pend_cap * 2
-					    : PEND_MIN_ENTRIES;
+		uint32_t cap =
+		    ix->pend_cap ? ix->pend_cap * 2 : PEND_MIN_ENTRIES;
 		uint8_t *p;
 
 		if (cap * ix->esize > INDEX_PEND_BYTES)
@@ -262,8 +268,7 @@ int index_append(struct log_index *ix, int64_t key, int64_t val)
  * them in key and val (when the count is not zero).
  */
 static int count_le(struct log_index *ix, enum index_field field,
-		    int64_t target, uint32_t *count, int64_t *key,
-		    int64_t *val)
+		    int64_t target, uint32_t *count, int64_t *key, int64_t *val)
 {
 	uint8_t chunk[INDEX_PEND_BYTES];
 	uint32_t per_chunk = INDEX_PEND_BYTES / ix->esize;
@@ -347,8 +352,7 @@ int index_floor(struct log_index *ix, enum index_field field, int64_t target,
 	return n == 0 ? ERR_NOT_FOUND : 0;
 }
 
-int index_truncate(struct log_index *ix, enum index_field field,
-		   int64_t target)
+int index_truncate(struct log_index *ix, enum index_field field, int64_t target)
 {
 	int64_t key = INT64_MIN, val = INT64_MIN;
 	uint32_t n = 0;

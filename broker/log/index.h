@@ -38,24 +38,26 @@
 enum index_kind { INDEX_OFFSET = 0, INDEX_TIME = 1 };
 
 #define INDEX_OFFSET_ENTRY 8
-#define INDEX_TIME_ENTRY 12
-#define INDEX_PEND_BYTES 4096
+#define INDEX_TIME_ENTRY   12
+#define INDEX_PEND_BYTES   4096
 
 /* Which field of an entry a lookup searches. */
 enum index_field { INDEX_KEY = 0, INDEX_VAL = 1 };
 
 struct log_index {
-	int fd;			/* -1 while closed */
-	uint8_t kind;		/* enum index_kind */
-	uint8_t esize;		/* bytes per entry */
-	bool dirty;		/* written since the last fsync */
-	uint32_t nfile;		/* entries in the file */
-	uint32_t npend;		/* entries buffered in pend */
-	uint32_t pend_cap;	/* capacity of pend, in entries */
-	uint32_t max_entries;	/* full at this many */
+	int fd;		      /* -1 while closed */
+	uint8_t kind;	      /* enum index_kind */
+	uint8_t esize;	      /* bytes per entry */
+	bool dirty;	      /* written since the last fsync */
+	bool trunc_on_open;   /* a new segment's index: the first open
+			       * creates or truncates the file */
+	uint32_t nfile;	      /* entries in the file */
+	uint32_t npend;	      /* entries buffered in pend */
+	uint32_t pend_cap;    /* capacity of pend, in entries */
+	uint32_t max_entries; /* full at this many */
 	uint8_t *pend;
-	int64_t base;		/* the segment's base offset */
-	int64_t last_key;	/* last entry; INT64_MIN when empty */
+	int64_t base;	  /* the segment's base offset */
+	int64_t last_key; /* last entry; INT64_MIN when empty */
 	int64_t last_val;
 };
 
@@ -70,8 +72,10 @@ void index_init(struct log_index *ix, enum index_kind kind, int64_t base,
 void index_destroy(struct log_index *ix);
 
 /*
- * Opens path (creating it when create is true) if the index is closed.
- * Returns 0, ERR_NOT_FOUND (no file and create false) or ERR_IO.
+ * Opens path (creating it when create is true) if the index is closed. The
+ * first open of an index marked trunc_on_open truncates the file (a stale
+ * file of an earlier segment with the same base). Returns 0, ERR_NOT_FOUND
+ * (no file and create false) or ERR_IO.
  */
 int index_open(struct log_index *ix, const char *path, bool create);
 

@@ -37,21 +37,21 @@
 
 struct segment {
 	int64_t base;
-	const char *dir;	/* the partition dir; the plog's string */
+	const char *dir; /* the partition dir; the plog's string */
 	atomic_int refcnt;
 	pthread_mutex_t lock;
-	atomic_int fd;		/* .log; -1 while closed */
-	int pins;		/* users of fd (under lock) */
-	bool deleted;		/* files renamed away: no new opens */
-	bool idx_bad;		/* an index failed a check at use: scan */
-	_Atomic int64_t size;	/* published bytes of the .log */
-	_Atomic int64_t end_offset;	/* offset after the last batch */
-	_Atomic int64_t last_used;	/* monotonic ms of the last pin */
+	atomic_int fd;		    /* .log; -1 while closed */
+	int pins;		    /* users of fd (under lock) */
+	bool deleted;		    /* files renamed away: no new opens */
+	bool idx_bad;		    /* an index failed a check at use: scan */
+	_Atomic int64_t size;	    /* published bytes of the .log */
+	_Atomic int64_t end_offset; /* offset after the last batch */
+	_Atomic int64_t last_used;  /* monotonic ms of the last pin */
 	/* Appender side (plog->lock), also read under seg->lock. */
-	int64_t max_ts;		/* largest batch maxTimestamp, -1 */
-	int64_t max_ts_offset;	/* last offset of the batch holding it */
-	int64_t rolling_ts;	/* maxTimestamp of the first batch, -1 */
-	int64_t created_ms;	/* wall clock at create/load */
+	int64_t max_ts;	       /* largest batch maxTimestamp, -1 */
+	int64_t max_ts_offset; /* last offset of the batch holding it */
+	int64_t rolling_ts;    /* maxTimestamp of the first batch, -1 */
+	int64_t created_ms;    /* wall clock at create/load */
 	int64_t jitter_ms;
 	int64_t bytes_since_index;
 	struct log_index oidx;
@@ -60,7 +60,7 @@ struct segment {
 
 /* One remembered (offset -> file position) mapping of a batch boundary. */
 struct posc_ent {
-	int64_t offset;		/* -1: unused */
+	int64_t offset; /* -1: unused */
 	int64_t seg_base;
 	int64_t pos;
 };
@@ -77,11 +77,11 @@ struct plog {
 	pthread_mutex_t lock;
 	pthread_mutex_t flush_lock;
 	pthread_rwlock_t segs_lock;
-	struct segment **segs;	/* ascending base; the last is active */
+	struct segment **segs; /* ascending base; the last is active */
 	int nsegs;
 	int segs_cap;
 
-	struct topic_conf conf;	/* under lock */
+	struct topic_conf conf; /* under lock */
 	bool conf_confirmed;	/* under lock */
 	uint64_t rng;		/* jitter; under lock */
 
@@ -91,11 +91,13 @@ struct plog {
 	_Atomic int64_t flushed;
 	_Atomic int64_t size_bytes;
 	atomic_int nsegs_pub;
-	_Atomic int64_t oldest_unflushed_ms;	/* 0: none */
+	_Atomic int64_t oldest_unflushed_ms; /* 0: none */
 	atomic_bool closed;
 	atomic_bool deleted;
 	atomic_bool failed;
-	atomic_bool dir_dirty;	/* entries created since the dir fsync */
+	atomic_bool dir_dirty;	  /* entries created since the dir fsync */
+	atomic_bool parent_dirty; /* the dir itself is new: fsync its
+				   * parent at the first flush */
 
 	/* Group commit (see flusher.c). */
 	atomic_bool flush_queued;
@@ -105,6 +107,7 @@ struct plog {
 	pthread_mutex_t posc_lock;
 	struct posc_ent posc[PLOG_POSC_N];
 	int posc_next;
+	uint64_t posc_gen; /* bumped by every clear (truncation) */
 
 	struct epoch_cache *epochs;
 
@@ -125,7 +128,10 @@ static inline int64_t plog_now(const struct plog *plog)
 /* plog.c */
 void plog_notify(struct plog *plog, enum plog_event ev);
 void plog_posc_clear(struct plog *plog);
-void plog_posc_put(struct plog *plog, int slot, int64_t offset,
+/* Sets a slot (0: the LEO; -1: the next slice-end slot). A put with
+ * gen != the current generation is dropped: the mapping was computed
+ * before a truncation. gen 0 always applies (appender, lock held). */
+void plog_posc_put(struct plog *plog, int slot, uint64_t gen, int64_t offset,
 		   int64_t seg_base, int64_t pos);
 bool plog_posc_get(struct plog *plog, int64_t offset, int64_t seg_base,
 		   int64_t *pos);

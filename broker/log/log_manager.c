@@ -60,10 +60,10 @@
 struct log_dir {
 	char *path;
 	int lock_fd;
-	int npart;		/* under map_lock */
+	int npart; /* under map_lock */
 	bool was_clean;
-	bool fresh;		/* meta.properties was just created */
-	char *cluster_id;	/* from meta.properties, or NULL */
+	bool fresh;	  /* meta.properties was just created */
+	char *cluster_id; /* from meta.properties, or NULL */
 	struct flusher *flusher;
 	struct plog_env env;
 };
@@ -77,7 +77,7 @@ struct pnode {
 
 struct unlink_job {
 	char *path;
-	int64_t due;		/* monotonic ms */
+	int64_t due; /* monotonic ms */
 	bool is_dir;
 };
 
@@ -104,19 +104,19 @@ struct log_manager {
 	size_t count;
 	bool closing;
 
-	pthread_mutex_t ckpt_lock;	/* one checkpoint writer at a time */
+	pthread_mutex_t ckpt_lock; /* one checkpoint writer at a time */
 
 	pthread_t bg;
 	bool bg_started;
 	pthread_mutex_t bg_lock;
 	pthread_cond_t bg_cond;
 	bool stop;
-	struct unlink_job *jobs;	/* under bg_lock */
+	struct unlink_job *jobs; /* under bg_lock */
 	size_t njobs, jobs_cap;
 };
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -345,8 +345,8 @@ static int64_t run_jobs(struct log_manager *lm, int64_t now, bool force)
 
 enum ckpt_kind { CKPT_RECOVERY, CKPT_HW, CKPT_START };
 
-static const char *const ckpt_names[] = { LOG_RECOVERY_CKPT, LOG_HW_CKPT,
-					  LOG_START_CKPT };
+static const char *const ckpt_names[] = {LOG_RECOVERY_CKPT, LOG_HW_CKPT,
+					 LOG_START_CKPT};
 
 static int write_ckpts(struct log_manager *lm, unsigned kinds)
 {
@@ -376,14 +376,16 @@ static int write_ckpts(struct log_manager *lm, unsigned kinds)
 					continue;
 				e[n].topic = p->topic;
 				e[n].partition = p->partition;
-				e[n].offset = k == CKPT_RECOVERY ? plog_flushed(p)
-					      : k == CKPT_HW	 ? plog_hw(p)
-								 : plog_log_start(p);
+				e[n].offset =
+				    k == CKPT_RECOVERY ? plog_flushed(p)
+				    : k == CKPT_HW     ? plog_hw(p)
+						       : plog_log_start(p);
 				n++;
 			}
 			snprintf(path, sizeof(path), "%s/%s", lm->dirs[d].path,
 				 ckpt_names[k]);
-			r = ckpt_write_offsets(path, e, n, errstr, sizeof(errstr));
+			r = ckpt_write_offsets(path, e, n, errstr,
+					       sizeof(errstr));
 			if (r) {
 				log_error(LM_FAC, "%s", errstr);
 				rc = r;
@@ -401,14 +403,28 @@ int log_manager_checkpoint(log_manager_t *lm)
 	return write_ckpts(lm, 7);
 }
 
-/* Offset of topic-partition in a checkpoint, or -1. */
+static int ckpt_cmp(const void *a, const void *b)
+{
+	const struct ckpt_entry *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	if (c)
+		return c;
+	return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* Offset of topic-partition in a checkpoint sorted by ckpt_cmp, or -1. */
 static int64_t ckpt_find(const struct ckpt_entry *e, size_t n,
 			 const char *topic, int32_t partition)
 {
-	for (size_t i = 0; i < n; i++)
-		if (e[i].partition == partition && strcmp(e[i].topic, topic) == 0)
-			return e[i].offset;
-	return -1;
+	struct ckpt_entry key = {.topic = (char *)topic,
+				 .partition = partition};
+	const struct ckpt_entry *hit;
+
+	if (n == 0)
+		return -1;
+	hit = bsearch(&key, e, n, sizeof(*e), ckpt_cmp);
+	return hit ? hit->offset : -1;
 }
 
 /* --------------------------------------------------------- background */
@@ -468,8 +484,8 @@ static void *bg_main(void *arg)
 	int64_t next_flush = now + lm->flush_check_ms;
 	int64_t next_ckpt = now + lm->checkpoint_ms;
 	int64_t next_hw = now + lm->hw_checkpoint_ms;
-	int64_t next_sweep = lm->fd_idle_ms > 0 ? now + lm->fd_idle_ms / 2 + 1
-						: INT64_MAX;
+	int64_t next_sweep =
+	    lm->fd_idle_ms > 0 ? now + lm->fd_idle_ms / 2 + 1 : INT64_MAX;
 
 	for (;;) {
 		int64_t next_job, wake;
@@ -499,7 +515,8 @@ static void *bg_main(void *arg)
 			(void)write_ckpts(lm, kinds);
 		}
 		if (now >= next_sweep) {
-			each_plog(lm, do_sweep, clock_mono_ms(), lm->fd_idle_ms);
+			each_plog(lm, do_sweep, clock_mono_ms(),
+				  lm->fd_idle_ms);
 			next_sweep = clock_mono_ms() + lm->fd_idle_ms / 2 + 1;
 		}
 		wake = min64(min64(next_ret, next_flush),
@@ -575,8 +592,8 @@ static int lock_dir(struct log_dir *d, char *errstr, size_t errstr_size)
 		if (e == EWOULDBLOCK) {
 			set_err(errstr, errstr_size,
 				"log directory %s is in use by another "
-				"fluxo-broker (pid %s)", d->path,
-				pid[0] ? pid : "unknown");
+				"fluxo-broker (pid %s)",
+				d->path, pid[0] ? pid : "unknown");
 			return ERR_LOCKED;
 		}
 		set_err(errstr, errstr_size, "cannot lock %s: %s", path,
@@ -652,7 +669,7 @@ static int write_meta(struct log_dir *d, int32_t broker_id, char *errstr,
 static int check_meta(struct log_dir *d, int32_t broker_id, char *errstr,
 		      size_t errstr_size)
 {
-	struct meta m = { .version = -1, .broker_id = -1 };
+	struct meta m = {.version = -1, .broker_id = -1};
 	char path[PATH_MAX], why[256];
 	struct stat st;
 	int rc;
@@ -674,16 +691,18 @@ static int check_meta(struct log_dir *d, int32_t broker_id, char *errstr,
 		goto out_free;
 	}
 	if (m.version != 0) {
-		set_err(errstr, errstr_size,
-			"%s: unsupported version %" PRId64, path, m.version);
+		set_err(errstr, errstr_size, "%s: unsupported version %" PRId64,
+			path, m.version);
 		rc = ERR_INVAL;
 		goto out_free;
 	}
 	if (m.broker_id != broker_id) {
 		set_err(errstr, errstr_size,
-			"log directory %s belongs to broker %" PRId64 " (see %s), "
+			"log directory %s belongs to broker %" PRId64
+			" (see %s), "
 			"not to this broker.id %" PRId32 "; fix broker.id or "
-			"log.dirs", d->path, m.broker_id, path, broker_id);
+			"log.dirs",
+			d->path, m.broker_id, path, broker_id);
 		rc = ERR_INVAL;
 		goto out_free;
 	}
@@ -709,11 +728,13 @@ int log_manager_set_cluster_id(log_manager_t *lm, const char *cluster_id,
 		if (d->cluster_id) {
 			if (strcmp(d->cluster_id, cluster_id) == 0)
 				continue;
-			set_err(errstr, errstr_size,
-				"log directory %s belongs to cluster %s, but "
-				"this broker joined cluster %s; it was set up "
-				"for another cluster (or ZooKeeper's /cluster/id "
-				"changed)", d->path, d->cluster_id, cluster_id);
+			set_err(
+			    errstr, errstr_size,
+			    "log directory %s belongs to cluster %s, but "
+			    "this broker joined cluster %s; it was set up "
+			    "for another cluster (or ZooKeeper's /cluster/id "
+			    "changed)",
+			    d->path, d->cluster_id, cluster_id);
 			return ERR_INVAL;
 		}
 		d->cluster_id = strdup(cluster_id);
@@ -757,7 +778,7 @@ struct load_job {
 	int32_t partition;
 	int dir;
 	struct plog_load_opts opts;
-	struct plog *plog;	/* result */
+	struct plog *plog; /* result */
 	int rc;
 	char errstr[512];
 };
@@ -765,12 +786,12 @@ struct load_job {
 /* Work shared by the recovery (or closing) threads. */
 struct pool {
 	struct log_manager *lm;
-	struct load_job *jobs;	/* loading */
-	struct plog **logs;	/* closing */
+	struct load_job *jobs; /* loading */
+	struct plog **logs;    /* closing */
 	size_t n;
-	size_t next;		/* under lock */
+	size_t next; /* under lock */
 	pthread_mutex_t lock;
-	int close_rc;		/* under lock */
+	int close_rc; /* under lock */
 };
 
 static void load_one(struct log_manager *lm, struct load_job *j)
@@ -855,8 +876,11 @@ static int read_ckpts(struct log_dir *d, struct dir_ckpts *c, char *errstr,
 		snprintf(path, sizeof(path), "%s/%s", d->path, ckpt_names[k]);
 		rc = ckpt_read_offsets(path, &c->e[k], &c->n[k], errstr,
 				       errstr_size);
+		if (rc == 0 && c->n[k] > 1)
+			qsort(c->e[k], c->n[k], sizeof(*c->e[k]), ckpt_cmp);
 		if (rc == ERR_CORRUPT) {
-			/* Lose only precision: recover everything, keep data. */
+			/* Lose only precision: recover everything, keep data.
+			 */
 			log_warn(LM_FAC, "%s; ignoring it", errstr);
 			c->e[k] = NULL;
 			c->n[k] = 0;
@@ -922,13 +946,16 @@ static int scan_dir(struct log_manager *lm, int di, struct load_job **jobs,
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (strlen(de->d_name) > 7 &&
-		    strcmp(de->d_name + strlen(de->d_name) - 7, "-delete") == 0) {
+		    strcmp(de->d_name + strlen(de->d_name) - 7, "-delete") ==
+			0) {
 			add_job(lm, path, 0, true);
 			continue;
 		}
 		if (!parse_tp(de->d_name, topic, sizeof(topic), &part)) {
-			log_warn(LM_FAC, "ignoring %s: not a <topic>-<partition> "
-				 "directory", path);
+			log_warn(LM_FAC,
+				 "ignoring %s: not a <topic>-<partition> "
+				 "directory",
+				 path);
 			continue;
 		}
 		rc = push_job(jobs, n, cap);
@@ -995,7 +1022,8 @@ static int load_all(struct log_manager *lm, char *errstr, size_t errstr_size)
 			set_err(errstr, errstr_size,
 				"partition %s-%" PRId32 " exists in two log "
 				"directories (%s and %s); remove the stale "
-				"copy", jobs[i].topic, jobs[i].partition,
+				"copy",
+				jobs[i].topic, jobs[i].partition,
 				lm->dirs[(*slot)->dir].path,
 				lm->dirs[jobs[i].dir].path);
 			rc = ERR_EXISTS;
@@ -1008,8 +1036,9 @@ static int load_all(struct log_manager *lm, char *errstr, size_t errstr_size)
 		}
 		jobs[i].plog = NULL;
 	}
-	log_info(LM_FAC, "loaded %zu partition(s) from %d log dir(s) in %"
-		 PRId64 " ms", n, lm->ndirs, clock_mono_ms() - t0);
+	log_info(LM_FAC,
+		 "loaded %zu partition(s) from %d log dir(s) in %" PRId64 " ms",
+		 n, lm->ndirs, clock_mono_ms() - t0);
 out_free:
 	free_jobs(jobs, n);
 	return rc;
@@ -1066,8 +1095,8 @@ static int open_dirs(struct log_manager *lm,
 		int rc, err = 0;
 
 		d->lock_fd = -1;
-		if (!cfg->dirs[i] || !cfg->dirs[i][0] ||
-		    mkdirs(cfg->dirs[i]) || !realpath(cfg->dirs[i], real)) {
+		if (!cfg->dirs[i] || !cfg->dirs[i][0] || mkdirs(cfg->dirs[i]) ||
+		    !realpath(cfg->dirs[i], real)) {
 			set_err(errstr, errstr_size,
 				"log directory %s cannot be created: %s",
 				cfg->dirs[i] ? cfg->dirs[i] : "(null)",
@@ -1078,7 +1107,8 @@ static int open_dirs(struct log_manager *lm,
 			if (strcmp(lm->dirs[k].path, real) == 0) {
 				set_err(errstr, errstr_size,
 					"log directory %s is listed twice in "
-					"log.dirs", cfg->dirs[i]);
+					"log.dirs",
+					cfg->dirs[i]);
 				return ERR_INVAL;
 			}
 		}
@@ -1105,7 +1135,8 @@ static int open_dirs(struct log_manager *lm,
 		d->env.schedule_unlink = schedule_unlink;
 		d->env.unlink_arg = lm;
 		if (!d->was_clean && !d->fresh)
-			log_info(LM_FAC, "log directory %s was not shut down "
+			log_info(LM_FAC,
+				 "log directory %s was not shut down "
 				 "cleanly; recovering from the recovery points",
 				 d->path);
 	}
@@ -1133,8 +1164,8 @@ static int remove_clean_markers(struct log_manager *lm, char *errstr,
 	return 0;
 }
 
-log_manager_t *log_manager_open(const struct log_manager_config *cfg,
-				int *err, char *errstr, size_t errstr_size)
+log_manager_t *log_manager_open(const struct log_manager_config *cfg, int *err,
+				char *errstr, size_t errstr_size)
 {
 	struct log_manager *lm;
 	int rc = ERR_NOMEM;
@@ -1171,7 +1202,10 @@ log_manager_t *log_manager_open(const struct log_manager_config *cfg,
 	lm->flush_check_ms = or_default(cfg->flush_check_ms, 1000);
 	lm->checkpoint_ms = or_default(cfg->checkpoint_ms, 60000);
 	lm->hw_checkpoint_ms = or_default(cfg->hw_checkpoint_ms, 5000);
-	lm->fd_idle_ms = cfg->fd_idle_ms > 0 ? cfg->fd_idle_ms : 0;
+	if (cfg->fd_idle_ms == 0)
+		lm->fd_idle_ms = 300000;
+	else
+		lm->fd_idle_ms = cfg->fd_idle_ms > 0 ? cfg->fd_idle_ms : 0;
 	lm->clock_ms = cfg->clock_ms;
 	lm->clock_arg = cfg->clock_arg;
 	lm->topic_conf_cb = cfg->topic_conf_cb;
@@ -1254,15 +1288,14 @@ int log_manager_close(log_manager_t *lm)
 	}
 	if (rc)
 		log_warn(LM_FAC, "the log directories were not shut down "
-			 "cleanly; the next start recovers them");
+				 "cleanly; the next start recovers them");
 	free_manager(lm);
 	return rc;
 }
 
 /* ---------------------------------------------------- partition access */
 
-plog_t *log_manager_get(log_manager_t *lm, const char *topic,
-			int32_t partition)
+plog_t *log_manager_get(log_manager_t *lm, const char *topic, int32_t partition)
 {
 	struct plog *plog = NULL;
 	struct pnode **slot;
@@ -1330,8 +1363,7 @@ out_unlock:
 	return rc;
 }
 
-int log_manager_delete(log_manager_t *lm, const char *topic,
-		       int32_t partition)
+int log_manager_delete(log_manager_t *lm, const char *topic, int32_t partition)
 {
 	struct pnode **slot, *node;
 	char path[PATH_MAX];
@@ -1364,17 +1396,18 @@ int log_manager_delete(log_manager_t *lm, const char *topic,
 	if (rc == 0) {
 		(void)ckpt_sync_dir(lm->dirs[node->dir].path);
 		add_job(lm, path, plog_file_delete_delay(node->plog), true);
-		log_info(LM_FAC, "deleted partition %s-%" PRId32
-			 "; removing %s in the background", topic, partition,
-			 path);
+		log_info(LM_FAC,
+			 "deleted partition %s-%" PRId32
+			 "; removing %s in the background",
+			 topic, partition, path);
 	}
 	plog_unref(node->plog);
 	free(node);
 	return rc;
 }
 
-void log_manager_foreach(log_manager_t *lm,
-			 void (*cb)(void *arg, plog_t *plog), void *arg)
+void log_manager_foreach(log_manager_t *lm, void (*cb)(void *arg, plog_t *plog),
+			 void *arg)
 {
 	struct snap s;
 

@@ -38,28 +38,31 @@
 
 typedef struct log_manager log_manager_t;
 
-#define LOG_META_FILE "meta.properties"
-#define LOG_LOCK_FILE ".lock"
-#define LOG_CLEAN_FILE ".fluxo_cleanshutdown"
+#define LOG_META_FILE	  "meta.properties"
+#define LOG_LOCK_FILE	  ".lock"
+#define LOG_CLEAN_FILE	  ".fluxo_cleanshutdown"
 #define LOG_RECOVERY_CKPT "recovery-point-offset-checkpoint"
-#define LOG_HW_CKPT "replication-offset-checkpoint"
-#define LOG_START_CKPT "log-start-offset-checkpoint"
+#define LOG_HW_CKPT	  "replication-offset-checkpoint"
+#define LOG_START_CKPT	  "log-start-offset-checkpoint"
 
 struct log_manager_config {
-	const char *const *dirs;	/* log.dirs; created if missing */
+	const char *const *dirs; /* log.dirs; created if missing */
 	int ndirs;
 	int32_t broker_id;
 	/* num.recovery.threads.per.data.dir (>= 1). */
 	int recovery_threads;
+	/* Intervals: 0 means the default in parentheses. */
 	/* log.retention.check.interval.ms (300000). */
 	int64_t retention_check_ms;
-	/* log.flush.scheduler.interval.ms: how often flush.ms is checked. */
+	/* log.flush.scheduler.interval.ms: how often flush.ms is checked
+	 * (1000). */
 	int64_t flush_check_ms;
 	/* log.flush.offset.checkpoint.interval.ms (60000). */
 	int64_t checkpoint_ms;
 	/* replica.high.watermark.checkpoint.interval.ms (5000). */
 	int64_t hw_checkpoint_ms;
-	/* Close segment descriptors unused this long; 0: never. */
+	/* Close segment descriptors unused this long; 0: 300000 (5 min);
+	 * negative: never. */
 	int64_t fd_idle_ms;
 	/* The broker's default topic configuration (copied). */
 	const struct topic_conf *defaults;
@@ -89,8 +92,8 @@ struct log_manager_config {
  * Returns the manager, or NULL with *err and a sentence in errstr.
  * Thread: the broker's main thread, once.
  */
-log_manager_t *log_manager_open(const struct log_manager_config *cfg,
-				int *err, char *errstr, size_t errstr_size);
+log_manager_t *log_manager_open(const struct log_manager_config *cfg, int *err,
+				char *errstr, size_t errstr_size);
 
 /*
  * Records the cluster id in every dir's meta.properties, or checks it: a
@@ -120,13 +123,12 @@ int log_manager_get_or_create(log_manager_t *lm, const char *topic,
  * renamed to <topic>-<p>.<hex id>-delete and removed in the background.
  * Returns 0, ERR_NOT_FOUND or ERR_IO.
  */
-int log_manager_delete(log_manager_t *lm, const char *topic,
-		       int32_t partition);
+int log_manager_delete(log_manager_t *lm, const char *topic, int32_t partition);
 
 /* Calls cb for every partition (a snapshot; cb may call into the manager
  * and may block). */
-void log_manager_foreach(log_manager_t *lm,
-			 void (*cb)(void *arg, plog_t *plog), void *arg);
+void log_manager_foreach(log_manager_t *lm, void (*cb)(void *arg, plog_t *plog),
+			 void *arg);
 
 /* Number of partitions. */
 size_t log_manager_count(log_manager_t *lm);

@@ -44,7 +44,7 @@
 #include "common/log.h"
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -61,16 +61,16 @@ static void set_err(char *errstr, size_t size, const char *fmt, ...)
 
 uint32_t plog_max_oidx(const struct plog *plog)
 {
-	uint32_t n = (uint32_t)plog->conf.segment_index_bytes /
-		     INDEX_OFFSET_ENTRY;
+	uint32_t n =
+	    (uint32_t)plog->conf.segment_index_bytes / INDEX_OFFSET_ENTRY;
 
 	return n ? n : 1;
 }
 
 uint32_t plog_max_tidx(const struct plog *plog)
 {
-	uint32_t n = (uint32_t)plog->conf.segment_index_bytes /
-		     INDEX_TIME_ENTRY;
+	uint32_t n =
+	    (uint32_t)plog->conf.segment_index_bytes / INDEX_TIME_ENTRY;
 
 	return n ? n : 1;
 }
@@ -94,13 +94,16 @@ void plog_posc_clear(struct plog *plog)
 	for (int i = 0; i < PLOG_POSC_N; i++)
 		plog->posc[i].offset = -1;
 	plog->posc_next = 1;
+	plog->posc_gen++;
 	pthread_mutex_unlock(&plog->posc_lock);
 }
 
-void plog_posc_put(struct plog *plog, int slot, int64_t offset,
+void plog_posc_put(struct plog *plog, int slot, uint64_t gen, int64_t offset,
 		   int64_t seg_base, int64_t pos)
 {
 	pthread_mutex_lock(&plog->posc_lock);
+	if (gen && gen != plog->posc_gen)
+		goto out_unlock;
 	if (slot < 0) {
 		for (int i = 1; i < PLOG_POSC_N; i++)
 			if (plog->posc[i].offset == offset &&
@@ -148,8 +151,8 @@ static int segs_push(struct plog *plog, struct segment *seg)
 {
 	if (plog->nsegs == plog->segs_cap) {
 		int cap = plog->segs_cap ? plog->segs_cap * 2 : 4;
-		struct segment **s = realloc(plog->segs,
-					     (size_t)cap * sizeof(*s));
+		struct segment **s =
+		    realloc(plog->segs, (size_t)cap * sizeof(*s));
 
 		if (!s)
 			return ERR_NOMEM;
@@ -233,7 +236,8 @@ int plog_roll_locked(struct plog *plog, int64_t now)
 		return err;
 	rc = segment_finalize(old);
 	if (rc)
-		log_warn(LOG_FAC, "topic=%s partition=%" PRId32 " cannot write "
+		log_warn(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " cannot write "
 			 "the indexes of segment %020" PRId64 ": %s",
 			 plog->topic, plog->partition, old->base, err_str(rc));
 	pthread_rwlock_wrlock(&plog->segs_lock);
@@ -246,9 +250,11 @@ int plog_roll_locked(struct plog *plog, int64_t now)
 		return rc;
 	}
 	atomic_store(&plog->dir_dirty, true);
-	plog_posc_put(plog, 0, leo, leo, 0);
-	log_debug(LOG_FAC, "topic=%s partition=%" PRId32 " rolled to segment "
-		  "%020" PRId64, plog->topic, plog->partition, leo);
+	plog_posc_put(plog, 0, 0, leo, leo, 0);
+	log_debug(LOG_FAC,
+		  "topic=%s partition=%" PRId32 " rolled to segment "
+		  "%020" PRId64,
+		  plog->topic, plog->partition, leo);
 	/* The old segment is flushed in the background (Kafka's
 	 * flush-on-roll), which advances the recovery point past it. */
 	plog_request_flush(plog, leo);
@@ -290,15 +296,8 @@ plog_t *plog_open(const char *dir, const char *topic, int32_t partition,
 		plog->rng = 1;
 	plog_posc_clear(plog);
 	if (mkdir(dir, 0755) == 0) {
-		char parent[SEGMENT_PATH_MAX];
-		char *slash;
-
-		snprintf(parent, sizeof(parent), "%s", dir);
-		slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			(void)ckpt_sync_dir(parent);
-		}
+		/* Made durable by the first flush (flush_upto). */
+		atomic_store(&plog->parent_dirty, true);
 	} else if (errno != EEXIST) {
 		rc = ERR_IO;
 		set_err(errstr, errstr_size, "cannot create %s: %s", dir,
@@ -331,9 +330,8 @@ void plog_ref(plog_t *plog)
 
 void plog_unref(plog_t *plog)
 {
-	if (!plog ||
-	    atomic_fetch_sub_explicit(&plog->refcnt, 1, memory_order_acq_rel) !=
-		    1)
+	if (!plog || atomic_fetch_sub_explicit(&plog->refcnt, 1,
+					       memory_order_acq_rel) != 1)
 		return;
 	for (int i = 0; i < plog->nsegs; i++)
 		segment_unref(plog->segs[i]);
@@ -411,6 +409,13 @@ void plog_set_hw(plog_t *plog, int64_t hw)
 	if (hw < ls)
 		hw = ls;
 	old = atomic_exchange(&plog->hw, hw);
+	/* A truncation may have lowered the LEO meanwhile: never leave the
+	 * HW above it. */
+	for (int64_t cur = hw, l = plog_leo(plog); cur > l;
+	     l = plog_leo(plog)) {
+		if (atomic_compare_exchange_weak(&plog->hw, &cur, l))
+			break;
+	}
 	if (old != hw)
 		plog_notify(plog, PLOG_EV_HW);
 }
@@ -446,7 +451,7 @@ static bool publish_append(struct plog *plog, size_t len, int64_t next,
 	int64_t expect = 0;
 
 	atomic_fetch_add(&plog->size_bytes, (int64_t)len);
-	plog_posc_put(plog, 0, next, seg->base, segment_size(seg));
+	plog_posc_put(plog, 0, 0, next, seg->base, segment_size(seg));
 	atomic_store_explicit(&plog->leo, next, memory_order_release);
 	atomic_compare_exchange_strong(&plog->oldest_unflushed_ms, &expect,
 				       now);
@@ -456,9 +461,11 @@ static bool publish_append(struct plog *plog, size_t len, int64_t next,
 
 static void log_write_error(struct plog *plog, int rc, size_t len)
 {
-	log_error(LOG_FAC, "topic=%s partition=%" PRId32 " append of %zu bytes "
-		  "failed: %s (%s); nothing was appended", plog->topic,
-		  plog->partition, len, err_str(rc), strerror(errno));
+	log_error(LOG_FAC,
+		  "topic=%s partition=%" PRId32 " append of %zu bytes "
+		  "failed: %s (%s); nothing was appended",
+		  plog->topic, plog->partition, len, err_str(rc),
+		  strerror(errno));
 }
 
 int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
@@ -482,10 +489,9 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 	leo = atomic_load_explicit(&plog->leo, memory_order_relaxed);
 	lat = plog->conf.message_timestamp_type == TS_TYPE_LOG_APPEND_TIME;
 	run_max_ts = lat ? now : info->max_timestamp;
-	if (segment_should_roll(active_seg(plog), len,
-				leo + info->record_cnt - 1, run_max_ts, now,
-				plog->conf.segment_bytes,
-				plog->conf.segment_ms)) {
+	if (segment_should_roll(
+		active_seg(plog), len, leo + info->record_cnt - 1, run_max_ts,
+		now, plog->conf.segment_bytes, plog->conf.segment_ms)) {
 		rc = plog_roll_locked(plog, now);
 		if (rc)
 			goto out_unlock;
@@ -505,7 +511,8 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 			rc = ERR_INVAL;
 			goto out_unlock;
 		}
-		size = BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
+		size =
+		    BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
 		if (size < BATCH_HEADER_SIZE || size > len - p) {
 			rc = ERR_INVAL;
 			goto out_unlock;
@@ -514,7 +521,9 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 		batch_set_leader_epoch(b, leader_epoch);
 		if (lat)
 			batch_set_log_append_time(b, size, now);
-		off += (int64_t)(int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA) + 1;
+		off += (int64_t)(int32_t)be32_get(b +
+						  BATCH_OFF_LAST_OFFSET_DELTA) +
+		       1;
 		p += size;
 	}
 	seg = active_seg(plog);
@@ -524,7 +533,8 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 		log_write_error(plog, rc, len);
 		goto out_unlock;
 	}
-	if (leader_epoch >= 0 && leader_epoch > epoch_cache_latest(plog->epochs))
+	if (leader_epoch >= 0 &&
+	    leader_epoch > epoch_cache_latest(plog->epochs))
 		(void)epoch_cache_assign(plog->epochs, leader_epoch, leo);
 	flush = publish_append(plog, len, off, now);
 	if (res) {
@@ -571,7 +581,8 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 			rc = ERR_INVAL;
 			goto out_unlock;
 		}
-		size = BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
+		size =
+		    BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
 		base = (int64_t)be64_get(b + BATCH_OFF_BASE_OFFSET);
 		if (size < BATCH_HEADER_SIZE || size > len - p) {
 			rc = ERR_INVAL;
@@ -581,7 +592,8 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 			rc = ERR_OUT_OF_RANGE;
 			goto out_unlock;
 		}
-		last = base + (int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA);
+		last =
+		    base + (int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA);
 		if (last < base) {
 			rc = ERR_INVAL;
 			goto out_unlock;
@@ -589,10 +601,9 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 		next = last + 1;
 		p += size;
 	}
-	if (segment_should_roll(active_seg(plog), len, last,
-				info->max_timestamp, now,
-				plog->conf.segment_bytes,
-				plog->conf.segment_ms)) {
+	if (segment_should_roll(
+		active_seg(plog), len, last, info->max_timestamp, now,
+		plog->conf.segment_bytes, plog->conf.segment_ms)) {
 		rc = plog_roll_locked(plog, now);
 		if (rc)
 			goto out_unlock;
@@ -611,11 +622,12 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 
 		if (ep >= 0 && ep > latest) {
 			(void)epoch_cache_assign(
-				plog->epochs, ep,
-				(int64_t)be64_get(b + BATCH_OFF_BASE_OFFSET));
+			    plog->epochs, ep,
+			    (int64_t)be64_get(b + BATCH_OFF_BASE_OFFSET));
 			latest = ep;
 		}
-		p += BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
+		p +=
+		    BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
 	}
 	flush = publish_append(plog, len, next, now);
 	if (res) {
@@ -658,18 +670,20 @@ static int truncate_fully_locked(struct plog *plog, int64_t start)
 			     plog_max_oidx(plog), plog_max_tidx(plog), &err);
 	pthread_rwlock_wrlock(&plog->segs_lock);
 	if (seg)
-		(void)segs_push(plog, seg);	/* capacity is there */
+		(void)segs_push(plog, seg); /* capacity is there */
 	plog_segs_published(plog);
 	pthread_rwlock_unlock(&plog->segs_lock);
 	plog_posc_clear(plog);
 	if (!seg) {
-		log_error(LOG_FAC, "topic=%s partition=%" PRId32 " cannot "
+		log_error(LOG_FAC,
+			  "topic=%s partition=%" PRId32 " cannot "
 			  "create a segment at %" PRId64 "; the partition is "
-			  "failed", plog->topic, plog->partition, start);
+			  "failed",
+			  plog->topic, plog->partition, start);
 		atomic_store(&plog->failed, true);
 		return err;
 	}
-	plog_posc_put(plog, 0, start, start, 0);
+	plog_posc_put(plog, 0, 0, start, start, 0);
 	atomic_store(&plog->leo, start);
 	atomic_store(&plog->log_start, start);
 	atomic_store(&plog->hw, start);
@@ -707,9 +721,10 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo)
 	pthread_mutex_lock(&plog->flush_lock);
 	changed = true;
 	if (offset < plog_log_start(plog) || offset < plog->segs[0]->base) {
-		log_info(LOG_FAC, "topic=%s partition=%" PRId32 " truncating "
-			 "fully and restarting at %" PRId64, plog->topic,
-			 plog->partition, offset);
+		log_info(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " truncating "
+			 "fully and restarting at %" PRId64,
+			 plog->topic, plog->partition, offset);
 		rc = truncate_fully_locked(plog, offset);
 		nleo = offset;
 		goto out_flush_unlock;
@@ -729,7 +744,8 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo)
 	}
 	rc = segment_truncate_to(active_seg(plog), offset);
 	if (rc) {
-		log_error(LOG_FAC, "topic=%s partition=%" PRId32 " truncation "
+		log_error(LOG_FAC,
+			  "topic=%s partition=%" PRId32 " truncation "
 			  "to %" PRId64 " failed: %s; the partition is failed",
 			  plog->topic, plog->partition, offset, err_str(rc));
 		atomic_store(&plog->failed, true);
@@ -740,15 +756,16 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo)
 	pthread_rwlock_unlock(&plog->segs_lock);
 	(void)epoch_cache_truncate_end(plog->epochs, nleo);
 	plog_posc_clear(plog);
-	plog_posc_put(plog, 0, nleo, active_seg(plog)->base,
+	plog_posc_put(plog, 0, 0, nleo, active_seg(plog)->base,
 		      segment_size(active_seg(plog)));
 	atomic_store(&plog->leo, nleo);
 	atomic_store(&plog->hw, min64(plog_hw(plog), nleo));
 	atomic_store(&plog->flushed, min64(plog_flushed(plog), nleo));
 	atomic_store(&plog->log_start, min64(plog_log_start(plog), nleo));
-	log_info(LOG_FAC, "topic=%s partition=%" PRId32 " truncated from %"
-		 PRId64 " to %" PRId64 " (asked %" PRId64 ")", plog->topic,
-		 plog->partition, leo, nleo, offset);
+	log_info(LOG_FAC,
+		 "topic=%s partition=%" PRId32 " truncated from %" PRId64
+		 " to %" PRId64 " (asked %" PRId64 ")",
+		 plog->topic, plog->partition, leo, nleo, offset);
 out_flush_unlock:
 	pthread_mutex_unlock(&plog->flush_lock);
 out_unlock:
@@ -827,8 +844,7 @@ int plog_epoch_end_offset(plog_t *plog, int32_t epoch, int32_t *epoch_out,
 	return 0;
 }
 
-int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts,
-		       int max)
+int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts, int max)
 {
 	return epoch_cache_entries(plog->epochs, epochs, starts, max);
 }

@@ -43,11 +43,11 @@ struct segment;
 
 /* What a listener is told. */
 enum plog_event {
-	PLOG_EV_APPEND = 1,	/* LEO advanced (leader or follower append) */
-	PLOG_EV_HW = 2,		/* high watermark changed */
-	PLOG_EV_FLUSHED = 3,	/* flushed offset advanced */
-	PLOG_EV_TRUNCATE = 4,	/* LEO moved back (truncation) */
-	PLOG_EV_LOG_START = 5,	/* log start offset advanced (retention) */
+	PLOG_EV_APPEND = 1,    /* LEO advanced (leader or follower append) */
+	PLOG_EV_HW = 2,	       /* high watermark changed */
+	PLOG_EV_FLUSHED = 3,   /* flushed offset advanced */
+	PLOG_EV_TRUNCATE = 4,  /* LEO moved back (truncation) */
+	PLOG_EV_LOG_START = 5, /* log start offset advanced (retention) */
 };
 
 /*
@@ -56,8 +56,7 @@ enum plog_event {
  * cheap and must not call back into an append, truncate or flush of the
  * same partition; reading offsets and plog_read are fine.
  */
-typedef void (*plog_listener_fn)(void *arg, plog_t *plog,
-				 enum plog_event ev);
+typedef void (*plog_listener_fn)(void *arg, plog_t *plog, enum plog_event ev);
 
 /*
  * The environment a partition log runs in; borrowed, must outlive the log.
@@ -70,7 +69,8 @@ struct plog_env {
 	int64_t (*clock_ms)(void *arg);
 	void *clock_arg;
 	/* Group-commit flusher of the log dir. NULL: plog_request_flush()
-	 * flushes in the caller's thread. */
+	 * flushes in the caller's thread (a roll then fsyncs, and notifies,
+	 * under the append lock: meant for tests and tools). */
 	struct flusher *flusher;
 	/* Removes path after delay_ms (deleted segments). NULL: unlink at
 	 * once. The callee copies path. */
@@ -82,7 +82,7 @@ struct plog_env {
 
 /* What is known about a partition from the log dir's checkpoints. */
 struct plog_load_opts {
-	int64_t recovery_point;	/* -1: unknown (recover everything) */
+	int64_t recovery_point; /* -1: unknown (recover everything) */
 	int64_t log_start;	/* -1: unknown (first segment's base) */
 	int64_t hw;		/* -1: unknown (0) */
 	bool clean;		/* the dir was shut down cleanly */
@@ -148,13 +148,13 @@ void plog_set_listener(plog_t *plog, plog_listener_fn fn, void *arg);
 /* ------------------------------------------------------------ appends */
 
 struct plog_append_result {
-	int64_t first_offset;	/* of the first record appended */
-	int64_t last_offset;	/* of the last record appended */
-	int64_t append_time;	/* broker time for LogAppendTime, else -1 */
-	int64_t log_start;	/* the log start offset after the append */
-	bool flush_requested;	/* flush.on.ack: a group commit was
-				 * requested; the append is durable once
-				 * plog_flushed() > last_offset */
+	int64_t first_offset; /* of the first record appended */
+	int64_t last_offset;  /* of the last record appended */
+	int64_t append_time;  /* broker time for LogAppendTime, else -1 */
+	int64_t log_start;    /* the log start offset after the append */
+	bool flush_requested; /* flush.on.ack: a group commit was
+			       * requested; the append is durable once
+			       * plog_flushed() > last_offset */
 };
 
 /*
@@ -164,8 +164,8 @@ struct plog_append_result {
  * returned by plog_append_leader (nothing is written). The hook may keep
  * state of its own; it must not call plog functions of this log.
  */
-typedef int (*plog_append_check_fn)(void *arg, plog_t *plog,
-				    const uint8_t *buf, size_t len,
+typedef int (*plog_append_check_fn)(void *arg, plog_t *plog, const uint8_t *buf,
+				    size_t len,
 				    const struct batch_run_info *info,
 				    int64_t first_offset);
 
@@ -206,14 +206,14 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
  * the log and the segment (whose descriptor stays open) until released.
  */
 struct plog_slice {
-	int fd;			/* segment file; -1 when len == 0 */
-	int64_t pos;		/* file position of the first byte */
-	size_t len;		/* 0: nothing to send */
-	int64_t first_offset;	/* baseOffset of the first batch (len > 0) */
-	int64_t end_offset;	/* offset after the last batch: where the
-				 * next fetch continues */
-	struct segment *seg;	/* internal */
-	plog_t *plog;		/* internal */
+	int fd;		      /* segment file; -1 when len == 0 */
+	int64_t pos;	      /* file position of the first byte */
+	size_t len;	      /* 0: nothing to send */
+	int64_t first_offset; /* baseOffset of the first batch (len > 0) */
+	int64_t end_offset;   /* offset after the last batch: where the
+			       * next fetch continues */
+	struct segment *seg;  /* internal */
+	plog_t *plog;	      /* internal */
 };
 
 /*
@@ -326,8 +326,7 @@ int plog_epoch_end_offset(plog_t *plog, int32_t epoch, int32_t *epoch_out,
 			  int64_t *end_offset);
 
 /* Copies up to max (epoch, start offset) entries; returns the count. */
-int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts,
-		       int max);
+int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts, int max);
 
 /* ------------------------------------------------------ configuration */
 

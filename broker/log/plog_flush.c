@@ -47,6 +47,22 @@ static void atomic_max64(_Atomic int64_t *v, int64_t x)
 		;
 }
 
+/* fsyncs the directory holding dir (a new partition's log dir entry). */
+static int sync_parent(const char *dir)
+{
+	char parent[SEGMENT_PATH_MAX];
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return ckpt_sync_dir(".");
+	if (slash == parent)
+		slash++;
+	*slash = '\0';
+	return ckpt_sync_dir(parent);
+}
+
 /*
  * Makes [flushed, upto) durable. at_close additionally syncs the index
  * files of the active segment and every index still dirty.
@@ -70,7 +86,8 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 	if (upto > leo)
 		upto = leo;
 	cur = plog_flushed(plog);
-	if (upto <= cur && !at_close && !atomic_load(&plog->dir_dirty))
+	if (upto <= cur && !at_close && !atomic_load(&plog->dir_dirty) &&
+	    !atomic_load(&plog->parent_dirty))
 		goto out_unlock;
 
 	pthread_rwlock_rdlock(&plog->segs_lock);
@@ -105,21 +122,33 @@ static int flush_upto(struct plog *plog, int64_t upto, bool at_close)
 		int r = segment_sync(segs[i], what[i]);
 
 		if (r == ERR_STATE)
-			continue;	/* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		rc = r;
 	}
-	if (!rc && epoch_cache_sync(plog->epochs))
-		rc = ERR_IO;
+	if (!rc) {
+		int r = epoch_cache_sync(plog->epochs);
+
+		if (r < 0)
+			rc = ERR_IO;
+		else if (r > 0) /* renamed into place: sync the dir */
+			atomic_store(&plog->dir_dirty, true);
+	}
 	if (!rc && atomic_exchange(&plog->dir_dirty, false) &&
 	    ckpt_sync_dir(plog->dir)) {
 		atomic_store(&plog->dir_dirty, true);
 		rc = ERR_IO;
 	}
+	if (!rc && atomic_exchange(&plog->parent_dirty, false) &&
+	    sync_parent(plog->dir)) {
+		atomic_store(&plog->parent_dirty, true);
+		rc = ERR_IO;
+	}
 	if (rc) {
-		log_error(LOG_FAC, "topic=%s partition=%" PRId32 " flush failed "
+		log_error(LOG_FAC,
+			  "topic=%s partition=%" PRId32 " flush failed "
 			  "(%s); the partition refuses writes until it is "
-			  "reloaded", plog->topic, plog->partition,
-			  err_str(rc));
+			  "reloaded",
+			  plog->topic, plog->partition, err_str(rc));
 		atomic_store(&plog->failed, true);
 		goto out_unlock;
 	}
@@ -150,7 +179,8 @@ void plog_request_flush(plog_t *plog, int64_t upto)
 {
 	const struct plog_env *env = plog->env;
 
-	if (upto <= plog_flushed(plog) && !atomic_load(&plog->dir_dirty))
+	if (upto <= plog_flushed(plog) && !atomic_load(&plog->dir_dirty) &&
+	    !atomic_load(&plog->parent_dirty))
 		return;
 	if (!env || !env->flusher) {
 		(void)flush_upto(plog, upto, false);
@@ -204,10 +234,13 @@ int plog_close(plog_t *plog)
 	rc = segment_finalize(plog->segs[plog->nsegs - 1]);
 	pthread_mutex_unlock(&plog->lock);
 	if (rc)
-		log_warn(LOG_FAC, "topic=%s partition=%" PRId32 " cannot write "
-			 "its indexes at close: %s", plog->topic,
-			 plog->partition, err_str(rc));
+		log_warn(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " cannot write "
+			 "its indexes at close: %s",
+			 plog->topic, plog->partition, err_str(rc));
 	rc = flush_upto(plog, plog_leo(plog), true);
+	/* Release every descriptor; late readers reopen lazily. */
+	plog_sweep_idle(plog, INT64_MAX, 0);
 	return rc;
 }
 
@@ -224,7 +257,7 @@ static int64_t largest_ts(struct segment *seg)
 		return ts;
 	segment_path(seg, "log", path, sizeof(path));
 	if (stat(path, &st) < 0)
-		return INT64_MAX;	/* unknown: keep it */
+		return INT64_MAX; /* unknown: keep it */
 	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
@@ -290,15 +323,17 @@ int plog_retention(plog_t *plog, int64_t now_ms)
 		ls = plog->segs[0]->base;
 		atomic_store(&plog->log_start, ls);
 		(void)epoch_cache_truncate_start(plog->epochs, ls);
-		atomic_max64(&plog->flushed, ls < plog_leo(plog) ? ls
-								 : plog_leo(plog));
+		atomic_max64(&plog->flushed,
+			     ls < plog_leo(plog) ? ls : plog_leo(plog));
 		changed = true;
 	}
-	log_info(LOG_FAC, "topic=%s partition=%" PRId32 " retention deleted "
+	log_info(LOG_FAC,
+		 "topic=%s partition=%" PRId32 " retention deleted "
 		 "%d segment(s), %" PRId64 " bytes (%d by retention.ms, %d by "
 		 "retention.bytes, %d below the log start); log start %" PRId64
-		 " -> %" PRId64, plog->topic, plog->partition, k, bytes,
-		 by_time, by_size, k - by_time - by_size, old_ls, ls);
+		 " -> %" PRId64,
+		 plog->topic, plog->partition, k, bytes, by_time, by_size,
+		 k - by_time - by_size, old_ls, ls);
 	rc = k;
 out_unlock:
 	pthread_mutex_unlock(&plog->lock);

@@ -74,9 +74,10 @@ out_unlock:
 }
 
 static void leo_snapshot(struct plog *plog, int64_t *leo, int64_t *base,
-			 int64_t *pos)
+			 int64_t *pos, uint64_t *gen)
 {
 	pthread_mutex_lock(&plog->posc_lock);
+	*gen = plog->posc_gen;
 	*leo = plog->posc[0].offset;
 	*base = plog->posc[0].seg_base;
 	*pos = plog->posc[0].pos;
@@ -103,12 +104,13 @@ int plog_read(plog_t *plog, int64_t fetch_offset, size_t max_bytes,
 	int64_t leo, leo_base, leo_pos, next_base = INT64_MAX, want;
 	int64_t start, start_off, end, end_off, limit, end_limit, eff_max;
 	bool is_last = false, known_end;
+	uint64_t gen;
 	int fd = -1, rc, tries;
 
 	slice_empty(sl, fetch_offset);
 	if (atomic_load(&plog->deleted))
 		return ERR_STATE;
-	leo_snapshot(plog, &leo, &leo_base, &leo_pos);
+	leo_snapshot(plog, &leo, &leo_base, &leo_pos, &gen);
 	if (fetch_offset < plog_log_start(plog) || fetch_offset > leo)
 		return ERR_OUT_OF_RANGE;
 	if (max_offset < 0 || max_offset > leo)
@@ -129,6 +131,9 @@ int plog_read(plog_t *plog, int64_t fetch_offset, size_t max_bytes,
 			goto err_unref;
 		}
 		rc = segment_pin(seg, &fd);
+		if (rc == ERR_STATE && !atomic_load(&plog->deleted))
+			rc = ERR_OUT_OF_RANGE;	/* removed by retention or
+						 * truncation meanwhile */
 		if (rc)
 			goto err_unref;
 		limit = segment_size(seg);
@@ -209,7 +214,7 @@ int plog_read(plog_t *plog, int64_t fetch_offset, size_t max_bytes,
 		goto err_unpin;
 	}
 	if (end_off < next_base)
-		plog_posc_put(plog, -1, end_off, seg->base, end);
+		plog_posc_put(plog, -1, gen, end_off, seg->base, end);
 	plog_ref(plog);
 	sl->fd = fd;
 	sl->pos = start;
@@ -307,7 +312,7 @@ static bool exact_record(int fd, const struct batch_loc *loc, int64_t ts,
 		}
 	}
 	if (r < 0)
-		found = true;	/* undecodable: keep the fallback */
+		found = true; /* undecodable: keep the fallback */
 out_free:
 	batch_reader_free(&rd);
 	free(buf);

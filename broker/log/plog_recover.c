@@ -49,7 +49,7 @@
 #include "common/log.h"
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -63,8 +63,7 @@ static void set_err(char *errstr, size_t size, const char *fmt, ...)
 }
 
 /* Parses "<20 digits>.<suffix>" exactly; returns false otherwise. */
-static bool parse_seg_name(const char *name, const char *suffix,
-			   int64_t *base)
+static bool parse_seg_name(const char *name, const char *suffix, int64_t *base)
 {
 	uint64_t v = 0;
 	size_t i;
@@ -120,14 +119,15 @@ static int bases_push(struct bases *b, int64_t x)
 
 static bool bases_has(const struct bases *b, int64_t x)
 {
-	return bsearch(&x, b->v, b->n, sizeof(*b->v), cmp_i64) != NULL;
+	return b->n > 0 &&
+	       bsearch(&x, b->v, b->n, sizeof(*b->v), cmp_i64) != NULL;
 }
 
 /* Step 1: segment bases, with leftovers removed. */
 static int list_dir(struct plog *plog, struct bases *logs, char *errstr,
 		    size_t errstr_size)
 {
-	struct bases idx = { 0 };
+	struct bases idx = {0};
 	char path[SEGMENT_PATH_MAX];
 	struct dirent *de;
 	DIR *d;
@@ -159,7 +159,8 @@ static int list_dir(struct plog *plog, struct bases *logs, char *errstr,
 		if (rc)
 			goto out_close;
 	}
-	qsort(logs->v, logs->n, sizeof(*logs->v), cmp_i64);
+	if (logs->n > 1)
+		qsort(logs->v, logs->n, sizeof(*logs->v), cmp_i64);
 	for (size_t i = 0; i < idx.n; i++) {
 		if (bases_has(logs, idx.v[i]))
 			continue;
@@ -169,8 +170,10 @@ static int list_dir(struct plog *plog, struct bases *logs, char *errstr,
 		snprintf(path, sizeof(path), "%s/%020" PRId64 ".timeindex",
 			 plog->dir, idx.v[i]);
 		(void)unlink(path);
-		log_info(LOG_FAC, "removed index files of missing segment %020"
-			 PRId64 " in %s", idx.v[i], plog->dir);
+		log_info(LOG_FAC,
+			 "removed index files of missing segment %020" PRId64
+			 " in %s",
+			 idx.v[i], plog->dir);
 	}
 out_close:
 	closedir(d);
@@ -214,7 +217,8 @@ static int scan_epochs(struct segment *seg, struct epoch_learn *el)
 			rc = ERR_CORRUPT;
 			break;
 		}
-		len = BATCH_LOG_OVERHEAD + (int64_t)be32_get(hdr + BATCH_OFF_LENGTH);
+		len = BATCH_LOG_OVERHEAD +
+		      (int64_t)be32_get(hdr + BATCH_OFF_LENGTH);
 		if (len < BATCH_HEADER_SIZE || len > size - pos) {
 			rc = ERR_CORRUPT;
 			break;
@@ -231,8 +235,8 @@ static int add_segment(struct plog *plog, struct segment *seg)
 {
 	if (plog->nsegs == plog->segs_cap) {
 		int cap = plog->segs_cap ? plog->segs_cap * 2 : 4;
-		struct segment **s = realloc(plog->segs,
-					     (size_t)cap * sizeof(*s));
+		struct segment **s =
+		    realloc(plog->segs, (size_t)cap * sizeof(*s));
 
 		if (!s)
 			return ERR_NOMEM;
@@ -247,10 +251,13 @@ static int add_segment(struct plog *plog, struct segment *seg)
 static void drop_tail(struct plog *plog, int from)
 {
 	for (int i = from; i < plog->nsegs; i++) {
-		log_warn(LOG_FAC, "topic=%s partition=%" PRId32 " deleting "
-			 "segment %020" PRId64 " (%" PRId64 " bytes): it follows "
-			 "a cut", plog->topic, plog->partition,
-			 plog->segs[i]->base, segment_size(plog->segs[i]));
+		log_warn(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " deleting "
+			 "segment %020" PRId64 " (%" PRId64
+			 " bytes): it follows "
+			 "a cut",
+			 plog->topic, plog->partition, plog->segs[i]->base,
+			 segment_size(plog->segs[i]));
 		(void)segment_delete_files(plog->segs[i], NULL, 0);
 		segment_unref(plog->segs[i]);
 	}
@@ -261,11 +268,13 @@ static void drop_tail(struct plog *plog, int from)
 int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 		       bool epochs_found, char *errstr, size_t errstr_size)
 {
-	struct bases logs = { 0 };
+	struct bases logs = {0};
 	struct buf scratch = BUF_INIT;
 	struct epoch_learn el;
+	struct segment *created = NULL;
 	int64_t now = plog_now(plog), t0 = clock_mono_ms();
-	int64_t rp = opts && opts->recovery_point >= 0 ? opts->recovery_point : 0;
+	int64_t rp =
+	    opts && opts->recovery_point >= 0 ? opts->recovery_point : 0;
 	int64_t ls_ckpt = opts ? opts->log_start : -1;
 	int64_t hw_ckpt = opts ? opts->hw : -1;
 	int64_t prev_end = -1, leo, ls, hw, recovered_bytes = 0;
@@ -276,9 +285,9 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; i < logs.n; i++) {
-		struct segment *seg = segment_load(plog->dir, logs.v[i], now,
-						   plog_max_oidx(plog),
-						   plog_max_tidx(plog), &rc);
+		struct segment *seg =
+		    segment_load(plog->dir, logs.v[i], now, plog_max_oidx(plog),
+				 plog_max_tidx(plog), &rc);
 
 		if (!seg || add_segment(plog, seg)) {
 			segment_unref(seg);
@@ -312,17 +321,19 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 		if (!recover) {
 			rc = segment_load_trusted(seg, last);
 			if (rc == ERR_CORRUPT) {
-				log_warn(LOG_FAC, "topic=%s partition=%" PRId32
+				log_warn(LOG_FAC,
+					 "topic=%s partition=%" PRId32
 					 " the indexes of segment %020" PRId64
 					 " are missing or fail their check; "
-					 "rebuilding them", plog->topic,
-					 plog->partition, seg->base);
+					 "rebuilding them",
+					 plog->topic, plog->partition,
+					 seg->base);
 				recover = true;
 			} else if (rc) {
 				set_err(errstr, errstr_size,
 					"cannot read segment %020" PRId64
-					" of %s: %s", seg->base, plog->dir,
-					err_str(rc));
+					" of %s: %s",
+					seg->base, plog->dir, err_str(rc));
 				goto out_free;
 			} else if (!epochs_found &&
 				   scan_epochs(seg, &el) == ERR_CORRUPT) {
@@ -336,14 +347,15 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 			if (rc) {
 				set_err(errstr, errstr_size,
 					"cannot recover segment %020" PRId64
-					" of %s: %s", seg->base, plog->dir,
-					err_str(rc));
+					" of %s: %s",
+					seg->base, plog->dir, err_str(rc));
 				goto out_free;
 			}
 			nrecovered++;
 			recovered_bytes += rec.valid_bytes;
 			if (rec.cut_bytes > 0) {
-				log_warn(LOG_FAC, "topic=%s partition=%" PRId32
+				log_warn(LOG_FAC,
+					 "topic=%s partition=%" PRId32
 					 " segment %020" PRId64 ": cut %" PRId64
 					 " bytes after %" PRId64 " valid "
 					 "batches (%" PRId64 " bytes) at %s",
@@ -375,6 +387,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 						     plog_max_oidx(plog),
 						     plog_max_tidx(plog), &rc);
 
+		created = seg;
 		if (!seg || add_segment(plog, seg)) {
 			segment_unref(seg);
 			rc = rc ? rc : ERR_NOMEM;
@@ -383,7 +396,7 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 				plog->dir, err_str(rc));
 			goto out_free;
 		}
-		(void)ckpt_sync_dir(plog->dir);
+		atomic_store(&plog->dir_dirty, true);
 	}
 	for (int i = 0; i + 1 < plog->nsegs; i++)
 		if (segment_end_offset(plog->segs[i]) == plog->segs[i]->base)
@@ -407,13 +420,16 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 	atomic_store(&plog->hw, hw);
 	atomic_store(&plog->flushed, clean ? leo : (rp < leo ? rp : leo));
 	plog_segs_published(plog);
-	plog_posc_put(plog, 0, leo, plog->segs[plog->nsegs - 1]->base,
+	plog_posc_put(plog, 0, 0, leo, plog->segs[plog->nsegs - 1]->base,
 		      segment_size(plog->segs[plog->nsegs - 1]));
-	/* Nothing stays open: descriptors are reopened on first use. */
+	/* Nothing loaded stays open: descriptors are reopened on first use
+	 * (a segment just created keeps its, it is about to be written). */
 	for (int i = 0; i < plog->nsegs; i++)
-		(void)segment_close_idle(plog->segs[i], INT64_MAX, 0);
+		if (plog->segs[i] != created)
+			(void)segment_close_idle(plog->segs[i], INT64_MAX, 0);
 	if (nrecovered > 0 || cut)
-		log_info(LOG_FAC, "topic=%s partition=%" PRId32 " recovered %d "
+		log_info(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " recovered %d "
 			 "segment(s), %" PRId64 " valid bytes, in %" PRId64
 			 " ms; log start %" PRId64 ", LEO %" PRId64,
 			 plog->topic, plog->partition, nrecovered,

@@ -50,8 +50,8 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define CURSOR_BYTES 1024
-#define RECOVER_CHUNK (1u << 20)
+#define CURSOR_BYTES	1024
+#define RECOVER_CHUNK	(1u << 20)
 #define RECOVER_BUF_MAX (8u << 20)
 
 /* ------------------------------------------------------------ helpers */
@@ -130,16 +130,11 @@ struct segment *segment_create(const char *dir, int64_t base, int64_t now_ms,
 		goto err_free;
 	}
 	atomic_store(&seg->fd, fd);
-	/* Empty index files: at load, a missing one means "rebuild". */
-	if (ix_open(seg, &seg->oidx, true) || index_reset(&seg->oidx) ||
-	    ix_open(seg, &seg->tidx, true) || index_reset(&seg->tidx)) {
-		*err = ERR_IO;
-		log_error(LOG_FAC, "cannot create the indexes of %s: %s",
-			  path, strerror(errno));
-		goto err_free;
-	}
-	index_close_fd(&seg->oidx);
-	index_close_fd(&seg->tidx);
+	/* The index files are created (or a stale pair truncated) by their
+	 * first write, at the latest when the segment is finalized, so a
+	 * segment that becomes trusted always has both. */
+	seg->oidx.trunc_on_open = true;
+	seg->tidx.trunc_on_open = true;
 	return seg;
 err_free:
 	segment_unref(seg);
@@ -177,9 +172,8 @@ void segment_unref(struct segment *seg)
 {
 	int fd;
 
-	if (!seg ||
-	    atomic_fetch_sub_explicit(&seg->refcnt, 1, memory_order_acq_rel) !=
-		    1)
+	if (!seg || atomic_fetch_sub_explicit(&seg->refcnt, 1,
+					      memory_order_acq_rel) != 1)
 		return;
 	fd = atomic_load(&seg->fd);
 	if (fd >= 0)
@@ -265,8 +259,8 @@ void segment_unpin(struct segment *seg)
 /* Reads batch headers near each other with few preads. */
 struct cursor {
 	int fd;
-	int64_t limit;		/* file bytes that may be read */
-	int64_t bpos;		/* file position of buf[0] */
+	int64_t limit; /* file bytes that may be read */
+	int64_t bpos;  /* file position of buf[0] */
 	size_t blen;
 	uint8_t buf[CURSOR_BYTES];
 };
@@ -312,7 +306,8 @@ static int cursor_batch(struct cursor *c, int64_t pos, struct batch_loc *loc)
 
 	if (pos < 0 || c->limit - pos < BATCH_HEADER_SIZE)
 		return ERR_CORRUPT;
-	if (pos < c->bpos || pos + BATCH_HEADER_SIZE > c->bpos + (int64_t)c->blen) {
+	if (pos < c->bpos ||
+	    pos + BATCH_HEADER_SIZE > c->bpos + (int64_t)c->blen) {
 		size_t want = CURSOR_BYTES, got;
 
 		if ((int64_t)want > c->limit - pos)
@@ -332,8 +327,8 @@ static int cursor_batch(struct cursor *c, int64_t pos, struct batch_loc *loc)
 	loc->pos = pos;
 	loc->size = size;
 	loc->base = (int64_t)be64_get(p + BATCH_OFF_BASE_OFFSET);
-	loc->last = loc->base +
-		    (int32_t)be32_get(p + BATCH_OFF_LAST_OFFSET_DELTA);
+	loc->last =
+	    loc->base + (int32_t)be32_get(p + BATCH_OFF_LAST_OFFSET_DELTA);
 	loc->max_ts = (int64_t)be64_get(p + BATCH_OFF_MAX_TIMESTAMP);
 	return 0;
 }
@@ -448,7 +443,8 @@ int segment_append(struct segment *seg, const uint8_t *buf, size_t len,
 		int64_t size = BATCH_LOG_OVERHEAD +
 			       (int64_t)be32_get(b + BATCH_OFF_LENGTH);
 
-		last = base + (int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA);
+		last =
+		    base + (int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA);
 		note_batch(seg, pos + (int64_t)p, base, last,
 			   (int64_t)be64_get(b + BATCH_OFF_MAX_TIMESTAMP), size,
 			   index_interval);
@@ -577,8 +573,16 @@ int segment_finalize(struct segment *seg)
 		(void)index_append(&seg->tidx, seg->max_ts, seg->max_ts_offset);
 	rc = ix_flush_pending(seg, &seg->oidx);
 	rc2 = ix_flush_pending(seg, &seg->tidx);
+	/* Files that were never written must exist all the same. */
+	if (!rc && seg->oidx.trunc_on_open)
+		rc = ix_open(seg, &seg->oidx, true);
+	if (!rc2 && seg->tidx.trunc_on_open)
+		rc2 = ix_open(seg, &seg->tidx, true);
 	index_trim_buffer(&seg->oidx);
 	index_trim_buffer(&seg->tidx);
+	/* An inactive segment's indexes are only read: reopen on demand. */
+	index_close_fd(&seg->oidx);
+	index_close_fd(&seg->tidx);
 	pthread_mutex_unlock(&seg->lock);
 	return rc ? rc : rc2;
 }
@@ -586,7 +590,7 @@ int segment_finalize(struct segment *seg)
 int segment_delete_files(struct segment *seg, const struct plog_env *env,
 			 int64_t delay_ms)
 {
-	static const char *const sfx[] = { "log", "index", "timeindex" };
+	static const char *const sfx[] = {"log", "index", "timeindex"};
 	char from[SEGMENT_PATH_MAX], to[SEGMENT_PATH_MAX + 16];
 	int rc = 0;
 
@@ -652,7 +656,8 @@ static void mark_index_bad(struct segment *seg, int64_t key, int64_t pos,
 	pthread_mutex_lock(&seg->lock);
 	if (!seg->idx_bad)
 		log_warn(LOG_FAC,
-			 "offset index of segment %020" PRId64 " in %s is wrong "
+			 "offset index of segment %020" PRId64
+			 " in %s is wrong "
 			 "(entry %" PRId64 " at position %" PRId64
 			 " finds offset %" PRId64 "); scanning instead, it is "
 			 "rebuilt at the next start",
@@ -661,8 +666,8 @@ static void mark_index_bad(struct segment *seg, int64_t key, int64_t pos,
 	pthread_mutex_unlock(&seg->lock);
 }
 
-int segment_locate(struct segment *seg, int fd, int64_t target,
-		   int64_t limit, struct batch_loc *loc)
+int segment_locate(struct segment *seg, int fd, int64_t target, int64_t limit,
+		   struct batch_loc *loc)
 {
 	struct cursor c;
 	int64_t key = -1, pos = 0;
@@ -770,14 +775,18 @@ out_unlock:
 
 /* ------------------------------------------------------ flush, sweep */
 
+/* Writes, fsyncs and closes an index (reopened lazily when needed). */
 static int ix_sync(struct segment *seg, struct log_index *ix)
 {
 	int rc = ix_flush_pending(seg, ix);
 
-	if (rc || !ix->dirty)
-		return rc;
-	rc = ix_open(seg, ix, true);
-	return rc ? rc : index_sync(ix);
+	if (!rc && ix->dirty) {
+		rc = ix_open(seg, ix, true);
+		if (!rc)
+			rc = index_sync(ix);
+	}
+	index_close_fd(ix);
+	return rc;
 }
 
 int segment_sync(struct segment *seg, unsigned what)
@@ -789,9 +798,10 @@ int segment_sync(struct segment *seg, unsigned what)
 		if (rc)
 			return rc;
 		if (fdatasync(fd) < 0) {
-			log_error(LOG_FAC, "fdatasync of segment %020" PRId64
-				  " in %s failed: %s", seg->base, seg->dir,
-				  strerror(errno));
+			log_error(LOG_FAC,
+				  "fdatasync of segment %020" PRId64
+				  " in %s failed: %s",
+				  seg->base, seg->dir, strerror(errno));
 			rc = ERR_IO;
 		}
 		segment_unpin(seg);
@@ -907,8 +917,7 @@ out_unlock:
  * Validates a batch too large for the recovery buffer by streaming its
  * CRC. hdr holds its first BATCH_HEADER_SIZE bytes.
  */
-static int validate_large(int fd, int64_t pos, int64_t size,
-			  const uint8_t *hdr)
+static int validate_large(int fd, int64_t pos, int64_t size, const uint8_t *hdr)
 {
 	struct batch_header h;
 	uint8_t *chunk;
@@ -918,8 +927,7 @@ static int validate_large(int fd, int64_t pos, int64_t size,
 
 	batch_header_decode(hdr, BATCH_HEADER_SIZE, &h);
 	if (h.magic != BATCH_MAGIC || h.records_count < 1 ||
-	    h.last_offset_delta != h.records_count - 1 ||
-	    batch_codec(&h) > 4 ||
+	    h.last_offset_delta != h.records_count - 1 || batch_codec(&h) > 4 ||
 	    (h.max_timestamp < h.first_timestamp &&
 	     !(h.max_timestamp == -1 && h.first_timestamp == -1)))
 		return ERR_CORRUPT;
@@ -952,7 +960,7 @@ out_free:
 struct window {
 	struct buf *b;
 	int fd;
-	int64_t start;		/* file position of b->data[0] */
+	int64_t start; /* file position of b->data[0] */
 	int64_t file_size;
 };
 
@@ -961,7 +969,8 @@ static int window_get(struct window *w, int64_t pos, size_t need,
 {
 	struct buf *b = w->b;
 
-	if (pos < w->start || pos + (int64_t)need > w->start + (int64_t)b->len) {
+	if (pos < w->start ||
+	    pos + (int64_t)need > w->start + (int64_t)b->len) {
 		size_t keep = 0, want;
 
 		if (pos >= w->start && pos < w->start + (int64_t)b->len) {
@@ -1040,9 +1049,15 @@ int segment_recover(struct segment *seg, int64_t min_offset,
 			break;
 		}
 		rc = window_get(&w, pos, BATCH_HEADER_SIZE, &p);
+		if (rc == ERR_TRUNCATED) {
+			why = "the file ending early";
+			rc = 0;
+			break;
+		}
 		if (rc)
 			goto out_unlock;
-		total = BATCH_LOG_OVERHEAD + (int64_t)be32_get(p + BATCH_OFF_LENGTH);
+		total = BATCH_LOG_OVERHEAD +
+			(int64_t)be32_get(p + BATCH_OFF_LENGTH);
 		if (total < BATCH_HEADER_SIZE) {
 			why = "an impossible batch length";
 			break;
@@ -1061,12 +1076,19 @@ int segment_recover(struct segment *seg, int64_t min_offset,
 			batch_header_decode(hdr, sizeof(hdr), &h);
 		} else {
 			rc = window_get(&w, pos, (size_t)total, &p);
+			if (rc == ERR_TRUNCATED) {
+				why = "the file ending early";
+				rc = 0;
+				break;
+			}
 			if (rc)
 				goto out_unlock;
-			rc = batch_validate(p, (size_t)total, (size_t)total, &h);
+			rc =
+			    batch_validate(p, (size_t)total, (size_t)total, &h);
 		}
 		if (rc) {
-			why = "a batch failing validation (CRC, magic or fields)";
+			why =
+			    "a batch failing validation (CRC, magic or fields)";
 			rc = 0;
 			break;
 		}

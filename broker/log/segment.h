@@ -32,15 +32,15 @@ struct plog_env;
 
 /* Length of "<20 digits>" and the largest suffix we use. */
 #define SEGMENT_NAME_DIGITS 20
-#define SEGMENT_PATH_MAX 4096
+#define SEGMENT_PATH_MAX    4096
 
 /* A batch found in a segment file. */
 struct batch_loc {
-	int64_t pos;		/* file position */
-	int64_t size;		/* total bytes */
-	int64_t base;		/* baseOffset */
-	int64_t last;		/* baseOffset + lastOffsetDelta */
-	int64_t max_ts;		/* maxTimestamp */
+	int64_t pos;	/* file position */
+	int64_t size;	/* total bytes */
+	int64_t base;	/* baseOffset */
+	int64_t last;	/* baseOffset + lastOffsetDelta */
+	int64_t max_ts; /* maxTimestamp */
 };
 
 /*
@@ -145,8 +145,8 @@ int segment_read_batch(int fd, int64_t pos, int64_t limit,
  * pinned. Returns 0, ERR_NOT_FOUND (no such batch below limit), ERR_IO,
  * ERR_CORRUPT.
  */
-int segment_locate(struct segment *seg, int fd, int64_t target,
-		   int64_t limit, struct batch_loc *loc);
+int segment_locate(struct segment *seg, int fd, int64_t target, int64_t limit,
+		   struct batch_loc *loc);
 
 /*
  * From start (a batch boundary holding start_offset), finds the end of the
@@ -189,10 +189,10 @@ bool segment_close_idle(struct segment *seg, int64_t now_mono_ms,
 /* ------------------------------------------------------ recovery */
 
 struct segment_recovery {
-	int64_t batches;	/* valid batches kept */
-	int64_t valid_bytes;	/* bytes kept */
-	int64_t cut_bytes;	/* bytes removed from the end */
-	const char *why;	/* reason for a cut, static */
+	int64_t batches;     /* valid batches kept */
+	int64_t valid_bytes; /* bytes kept */
+	int64_t cut_bytes;   /* bytes removed from the end */
+	const char *why;     /* reason for a cut, static */
 };
 
 /*

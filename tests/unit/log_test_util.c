@@ -36,10 +36,12 @@ static void rmtree_depth(const char *path, int depth)
 	d = opendir(path);
 	if (d) {
 		while ((de = readdir(d)) != NULL) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
 				continue;
 			snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-			if (unlink(p) < 0 && (errno == EISDIR || errno == EPERM))
+			if (unlink(p) < 0 &&
+			    (errno == EISDIR || errno == EPERM))
 				rmtree_depth(p, depth + 1);
 		}
 		closedir(d);
@@ -57,8 +59,8 @@ int64_t lt_clock_fn(void *arg)
 	return *(int64_t *)arg;
 }
 
-void lt_build_run(struct buf *out, int nbatches, int recs, int vlen,
-		  int64_t ts, int64_t *seq, struct batch_run_info *info)
+void lt_build_run(struct buf *out, int nbatches, int recs, int vlen, int64_t ts,
+		  int64_t *seq, struct batch_run_info *info)
 {
 	struct batch_builder bb = BATCH_BUILDER_INIT;
 	char val[4096];
@@ -75,9 +77,9 @@ void lt_build_run(struct buf *out, int nbatches, int recs, int vlen,
 				memset(val + n, '.', (size_t)(vlen - n));
 				n = vlen;
 			}
-			ck_assert_int_eq(batch_builder_add(&bb, ts, "k", 1, val,
-							   n, NULL, 0),
-					 0);
+			ck_assert_int_eq(
+			    batch_builder_add(&bb, ts, "k", 1, val, n, NULL, 0),
+			    0);
 		}
 		ck_assert_int_eq(batch_builder_finish(&bb, -1, -1, -1, -1), 0);
 		ck_assert_int_eq(buf_append(out, bb.out.data, bb.out.len), 0);
@@ -140,24 +142,24 @@ int64_t lt_read_all(plog_t *plog, int64_t from, int64_t to, size_t max_bytes,
 			struct record rec;
 			size_t size;
 
-			ck_assert_int_eq(batch_validate(data + pos, sl.len - pos,
-							1 << 30, &h),
+			ck_assert_int_eq(batch_validate(data + pos,
+							sl.len - pos, 1 << 30,
+							&h),
 					 0);
 			size = batch_total_size(&h);
 			ck_assert_int_lt(batch_last_offset(&h), to);
-			ck_assert_int_eq(batch_reader_init(&rd, data + pos, size,
-							   1 << 26),
-					 0);
+			ck_assert_int_eq(
+			    batch_reader_init(&rd, data + pos, size, 1 << 26),
+			    0);
 			while (batch_reader_next(&rd, &rec) == 1) {
 				char want[64];
-				int n = snprintf(want, sizeof(want),
-						 "seq=%" PRId64,
-						 rec.offset + delta);
+				int n =
+				    snprintf(want, sizeof(want), "seq=%" PRId64,
+					     rec.offset + delta);
 
 				ck_assert_int_ge(rec.value_len, n);
-				ck_assert_int_eq(memcmp(rec.value, want,
-							(size_t)n),
-						 0);
+				ck_assert_int_eq(
+				    memcmp(rec.value, want, (size_t)n), 0);
 				if (rec.offset >= off)
 					records++;
 			}

@@ -30,8 +30,8 @@ int64_t lt_clock_fn(void *arg);
  * values are "seq=<n>" (n counting from *seq, advanced) padded to vlen
  * bytes, timestamps ts, and fills *info with batch_run_validate.
  */
-void lt_build_run(struct buf *out, int nbatches, int recs, int vlen,
-		  int64_t ts, int64_t *seq, struct batch_run_info *info);
+void lt_build_run(struct buf *out, int nbatches, int recs, int vlen, int64_t ts,
+		  int64_t *seq, struct batch_run_info *info);
 
 /* Builds and appends a run as leader (epoch) and checks that it worked.
  * Returns the first offset. */

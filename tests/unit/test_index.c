@@ -42,25 +42,24 @@ START_TEST(test_floor_across_buffer_and_file)
 {
 	struct log_index ix;
 	int64_t key, val;
-	const int n = 5000;	/* many pending flushes, several chunks */
+	const int n = 5000; /* many pending flushes, several chunks */
 
 	index_init(&ix, INDEX_OFFSET, 1000, 1 << 20);
 	ck_assert_int_eq(index_open(&ix, path, true), 0);
 	fill(&ix, n);
 	ck_assert_uint_eq(index_count(&ix), n);
-	ck_assert_uint_gt(ix.nfile, 0);	/* some went to the file */
+	ck_assert_uint_gt(ix.nfile, 0); /* some went to the file */
 	ck_assert_int_eq(lt_file_size(path), (int64_t)ix.nfile * 8);
 	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 999, &key, &val),
 			 ERR_NOT_FOUND);
 	for (int i = 0; i < n; i += 7) {
-		ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 1000 + 10 * i + 9,
-					     &key, &val),
-				 0);
+		ck_assert_int_eq(
+		    index_floor(&ix, INDEX_KEY, 1000 + 10 * i + 9, &key, &val),
+		    0);
 		ck_assert_int_eq(key, 1000 + 10 * i);
 		ck_assert_int_eq(val, 100 * i);
-		ck_assert_int_eq(index_floor(&ix, INDEX_VAL, 100 * i, &key,
-					     &val),
-				 0);
+		ck_assert_int_eq(
+		    index_floor(&ix, INDEX_VAL, 100 * i, &key, &val), 0);
 		ck_assert_int_eq(key, 1000 + 10 * i);
 	}
 	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, INT64_MAX, &key, &val), 0);
@@ -88,14 +87,14 @@ START_TEST(test_format_and_reload)
 	fd = open(path, O_RDONLY);
 	ck_assert_int_eq(pread(fd, e, 8, 8), 8);
 	close(fd);
-	ck_assert_uint_eq(be32_get(e), 10);	/* relative offset */
-	ck_assert_uint_eq(be32_get(e + 4), 100);	/* position */
+	ck_assert_uint_eq(be32_get(e), 10);	 /* relative offset */
+	ck_assert_uint_eq(be32_get(e + 4), 100); /* position */
 
 	index_init(&ix, INDEX_OFFSET, 1000, 100);
 	ck_assert_int_eq(index_load(&ix, path, 1000), 0);
 	ck_assert_uint_eq(index_count(&ix), 3);
 	ck_assert_int_eq(ix.last_key, 1020);
-	ck_assert_int_eq(ix.fd, -1);	/* closed after the check */
+	ck_assert_int_eq(ix.fd, -1); /* closed after the check */
 	ck_assert_int_eq(index_open(&ix, path, false), 0);
 	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 1015, &key, &val), 0);
 	ck_assert_int_eq(val, 100);
@@ -130,7 +129,7 @@ START_TEST(test_time_index)
 	index_init(&ix, INDEX_TIME, 1000, 100);
 	ck_assert_int_eq(index_open(&ix, path, true), 0);
 	ck_assert_int_eq(index_append(&ix, 5000, 1004), 0);
-	ck_assert_int_eq(index_append(&ix, 5000, 1010), 0);	/* no growth */
+	ck_assert_int_eq(index_append(&ix, 5000, 1010), 0); /* no growth */
 	ck_assert_int_eq(index_append(&ix, 7000, 1020), 0);
 	ck_assert_uint_eq(index_count(&ix), 2);
 	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 6999, &ts, &off), 0);
@@ -144,6 +143,18 @@ START_TEST(test_time_index)
 	close(fd);
 	ck_assert_int_eq((int64_t)be64_get(e), 7000);
 	ck_assert_uint_eq(be32_get(e + 8), 20);
+	/* Many entries: the buffer (341 time entries) spills to the file. */
+	for (int i = 0; i < 2000; i++)
+		ck_assert_int_eq(index_append(&ix, 8000 + i, 1030 + i), 0);
+	ck_assert_uint_eq(index_count(&ix), 2002);
+	ck_assert_uint_gt(ix.nfile, 1000);
+	ck_assert_int_eq(index_floor(&ix, INDEX_KEY, 8999, &ts, &off), 0);
+	ck_assert_int_eq(off, 1030 + 999);
+	ck_assert_int_eq(index_floor(&ix, INDEX_VAL, 1030 + 1500, &ts, &off),
+			 0);
+	ck_assert_int_eq(ts, 9500);
+	ck_assert_int_eq(index_truncate(&ix, INDEX_VAL, 1030), 0);
+	ck_assert_uint_eq(index_count(&ix), 2);
 	/* Truncation by offset removes entries at or above it. */
 	ck_assert_int_eq(index_truncate(&ix, INDEX_VAL, 1020), 0);
 	ck_assert_uint_eq(index_count(&ix), 1);

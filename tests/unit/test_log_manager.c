@@ -61,8 +61,8 @@ static log_manager_t *open_lm(void)
 {
 	char errstr[512] = "";
 	int err = 0;
-	log_manager_t *lm = log_manager_open(&cfg, &err, errstr,
-					     sizeof(errstr));
+	log_manager_t *lm =
+	    log_manager_open(&cfg, &err, errstr, sizeof(errstr));
 
 	ck_assert_msg(lm != NULL, "open failed (%d): %s", err, errstr);
 	return lm;
@@ -146,9 +146,9 @@ START_TEST(test_cluster_id)
 	ck_assert_int_eq(log_manager_set_cluster_id(lm, "Xy7-cluster", errstr,
 						    sizeof(errstr)),
 			 0);
-	ck_assert_int_eq(log_manager_set_cluster_id(lm, "other", errstr,
-						    sizeof(errstr)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    log_manager_set_cluster_id(lm, "other", errstr, sizeof(errstr)),
+	    ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(errstr, "belongs to cluster Xy7-cluster"));
 	ck_assert_int_eq(log_manager_close(lm), 0);
 }
@@ -163,8 +163,8 @@ START_TEST(test_partitions_spread_and_reloaded)
 	int n1;
 
 	for (int i = 0; i < 6; i++) {
-		ck_assert_int_eq(log_manager_get_or_create(lm, "my-topic.v1_x", i,
-							   NULL, &p, NULL, 0),
+		ck_assert_int_eq(log_manager_get_or_create(
+				     lm, "my-topic.v1_x", i, NULL, &p, NULL, 0),
 				 0);
 		seq = 0;
 		lt_append(p, 2, 3 + i, 30, now_ms, &seq, 0);
@@ -187,9 +187,9 @@ START_TEST(test_partitions_spread_and_reloaded)
 	plog_unref(p);
 	plog_unref(q);
 	ck_assert_ptr_null(log_manager_get(lm, "my-topic.v1_x", 9));
-	ck_assert_int_eq(log_manager_get_or_create(lm, "bad/name", 0, NULL, &p,
-						   NULL, 0),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    log_manager_get_or_create(lm, "bad/name", 0, NULL, &p, NULL, 0),
+	    ERR_INVAL);
 	ck_assert_int_eq(log_manager_close(lm), 0);
 	/* Reloaded with the same names and contents. */
 	lm = open_lm();
@@ -198,9 +198,9 @@ START_TEST(test_partitions_spread_and_reloaded)
 		p = log_manager_get(lm, "my-topic.v1_x", i);
 		ck_assert_ptr_nonnull(p);
 		ck_assert_int_eq(plog_leo(p), 2 * (3 + i));
-		ck_assert_int_eq(lt_read_all(p, 0, plog_leo(p), 1 << 20, 0,
-					     NULL),
-				 2 * (3 + i));
+		ck_assert_int_eq(
+		    lt_read_all(p, 0, plog_leo(p), 1 << 20, 0, NULL),
+		    2 * (3 + i));
 		plog_unref(p);
 	}
 	ck_assert_int_eq(log_manager_close(lm), 0);
@@ -218,26 +218,23 @@ START_TEST(test_checkpoints_written_and_read)
 
 	cfg.ndirs = 1;
 	lm = open_lm();
-	ck_assert_int_eq(log_manager_get_or_create(lm, "t", 0, NULL, &p, NULL,
-						   0),
-			 0);
+	ck_assert_int_eq(
+	    log_manager_get_or_create(lm, "t", 0, NULL, &p, NULL, 0), 0);
 	lt_append(p, 5, 4, 30, now_ms, &seq, 0);
 	plog_set_hw(p, 12);
 	ck_assert_int_eq(plog_flush(p, 8), 0);
 	ck_assert_int_eq(log_manager_checkpoint(lm), 0);
 	snprintf(path, sizeof(path), "%s/replication-offset-checkpoint", d1);
-	ck_assert_int_eq(ckpt_read_offsets(path, &e, &n, errstr,
-					   sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    ckpt_read_offsets(path, &e, &n, errstr, sizeof(errstr)), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(e[0].topic, "t");
 	ck_assert_int_eq(e[0].partition, 0);
 	ck_assert_int_eq(e[0].offset, 12);
 	ckpt_free(e, n);
 	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", d1);
-	ck_assert_int_eq(ckpt_read_offsets(path, &e, &n, errstr,
-					   sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    ckpt_read_offsets(path, &e, &n, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(e[0].offset, 8);
 	ckpt_free(e, n);
 	{
@@ -251,9 +248,8 @@ START_TEST(test_checkpoints_written_and_read)
 	/* After a clean close the recovery point is the LEO, and the HW
 	 * survives the restart. */
 	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", d1);
-	ck_assert_int_eq(ckpt_read_offsets(path, &e, &n, errstr,
-					   sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    ckpt_read_offsets(path, &e, &n, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(e[0].offset, 20);
 	ckpt_free(e, n);
 	lm = open_lm();
@@ -270,9 +266,9 @@ START_TEST(test_checkpoints_written_and_read)
 		fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 		ck_assert_int_eq(write(fd, "0\n2\nt 0 5\n", 10), 10);
 		close(fd);
-		ck_assert_int_eq(ckpt_read_offsets(path, &e, &n, errstr,
-						   sizeof(errstr)),
-				 ERR_CORRUPT);
+		ck_assert_int_eq(
+		    ckpt_read_offsets(path, &e, &n, errstr, sizeof(errstr)),
+		    ERR_CORRUPT);
 		ck_assert_ptr_nonnull(strstr(errstr, "bad-ckpt"));
 	}
 }
@@ -338,9 +334,8 @@ START_TEST(test_recovery_after_kill)
 	/* Rolls flush in the background, so the checkpointed recovery point
 	 * is at least the explicit flush. */
 	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", d1);
-	ck_assert_int_eq(ckpt_read_offsets(path, &e, &n, errstr,
-					   sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    ckpt_read_offsets(path, &e, &n, errstr, sizeof(errstr)), 0);
 	ck_assert_uint_eq(n, 1);
 	rp = e[0].offset;
 	ckpt_free(e, n);
@@ -376,9 +371,8 @@ START_TEST(test_delete_in_background)
 	lm = open_lm();
 	lt_conf(&tc, 4000, 4096);
 	tc.file_delete_delay_ms = 0;
-	ck_assert_int_eq(log_manager_get_or_create(lm, "gone", 1, &tc, &p, NULL,
-						   0),
-			 0);
+	ck_assert_int_eq(
+	    log_manager_get_or_create(lm, "gone", 1, &tc, &p, NULL, 0), 0);
 	lt_append(p, 3, 4, 30, now_ms, &seq, 0);
 	ck_assert_int_eq(log_manager_delete(lm, "gone", 1), 0);
 	ck_assert_ptr_null(log_manager_get(lm, "gone", 1));
@@ -412,9 +406,8 @@ START_TEST(test_delete_in_background)
 	}
 	ck_assert(gone);
 	/* A new partition of the same name starts empty. */
-	ck_assert_int_eq(log_manager_get_or_create(lm, "gone", 1, &tc, &p, NULL,
-						   0),
-			 0);
+	ck_assert_int_eq(
+	    log_manager_get_or_create(lm, "gone", 1, &tc, &p, NULL, 0), 0);
 	ck_assert_int_eq(plog_leo(p), 0);
 	plog_unref(p);
 	topic_conf_free(&tc);

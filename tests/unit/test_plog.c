@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,6 +26,15 @@
 #include "log_test_util.h"
 
 static char dir[256];
+
+static uint64_t tb_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 static char pdir[512];
 static int64_t now_ms;
 static struct plog_env env;
@@ -120,19 +130,18 @@ START_TEST(test_slices_on_batch_boundaries)
 
 	conf.index_interval_bytes = 0;
 	p = open_log();
-	append_batches(p, 10, 4, 50, sizes, &seq);	/* offsets 0..39 */
+	append_batches(p, 10, 4, 50, sizes, &seq); /* offsets 0..39 */
 	/* Exactly three batches fit. */
-	ck_assert_int_eq(plog_read(p, 8, sizes[2] + sizes[3] + sizes[4], -1,
-				   false, &sl),
-			 0);
+	ck_assert_int_eq(
+	    plog_read(p, 8, sizes[2] + sizes[3] + sizes[4], -1, false, &sl), 0);
 	ck_assert_int_eq(sl.first_offset, 8);
 	ck_assert_int_eq(sl.end_offset, 20);
 	ck_assert_uint_eq(sl.len, sizes[2] + sizes[3] + sizes[4]);
 	plog_slice_release(&sl);
 	/* One byte less: two. */
-	ck_assert_int_eq(plog_read(p, 8, sizes[2] + sizes[3] + sizes[4] - 1,
-				   -1, false, &sl),
-			 0);
+	ck_assert_int_eq(
+	    plog_read(p, 8, sizes[2] + sizes[3] + sizes[4] - 1, -1, false, &sl),
+	    0);
 	ck_assert_int_eq(sl.end_offset, 16);
 	ck_assert_uint_eq(sl.len, sizes[2] + sizes[3]);
 	plog_slice_release(&sl);
@@ -167,7 +176,7 @@ START_TEST(test_reads_bounded_by_hw)
 	int64_t seq = 0;
 	plog_t *p = open_log();
 
-	append_batches(p, 6, 5, 40, sizes, &seq);	/* 0..29 */
+	append_batches(p, 6, 5, 40, sizes, &seq); /* 0..29 */
 	ck_assert_int_eq(plog_hw(p), 0);
 	plog_set_hw(p, 15);
 	ck_assert_int_eq(plog_hw(p), 15);
@@ -242,10 +251,12 @@ START_TEST(test_roll_by_size)
 	ck_assert_int_eq(plog_segment_count(p), 2);
 	seg_path(10, "log", path, sizeof(path));
 	ck_assert_int_eq(lt_file_size(path), (int64_t)sizes[0]);
-	seg_path(10, "index", path, sizeof(path));
+	/* The rolled segment has both indexes (the active one gets them at
+	 * its first index write, roll or close). */
+	seg_path(0, "index", path, sizeof(path));
 	ck_assert_int_ge(lt_file_size(path), 0);
-	seg_path(10, "timeindex", path, sizeof(path));
-	ck_assert_int_ge(lt_file_size(path), 0);
+	seg_path(0, "timeindex", path, sizeof(path));
+	ck_assert_int_eq(lt_file_size(path), 12);
 	/* A run larger than a whole segment still goes in (alone). */
 	lt_append(p, 4, 5, 100, now_ms, &seq, 0);
 	ck_assert_int_eq(plog_segment_count(p), 3);
@@ -267,7 +278,7 @@ START_TEST(test_roll_by_age)
 	now_ms += 900;
 	lt_append(p, 1, 2, 10, now_ms, &seq, 0);
 	ck_assert_int_eq(plog_segment_count(p), 1);
-	now_ms += 200;	/* first record now 1100 ms old */
+	now_ms += 200; /* first record now 1100 ms old */
 	lt_append(p, 1, 2, 10, now_ms, &seq, 0);
 	ck_assert_int_eq(plog_segment_count(p), 2);
 	/* Records without timestamps: the wall clock decides. */
@@ -284,7 +295,7 @@ START_TEST(test_roll_by_full_index)
 	plog_t *p;
 
 	conf.index_interval_bytes = 0;
-	conf.segment_index_bytes = 4 * 8;	/* four offset entries */
+	conf.segment_index_bytes = 4 * 8; /* four offset entries */
 	p = open_log();
 	/* The first batch of a segment gets no entry; four more fill it.
 	 * (One timestamp: the time index, 2 entries here, stays at one.) */
@@ -314,15 +325,15 @@ static void replicate(plog_t *leader, plog_t *follower, int64_t from)
 		uint8_t *data;
 
 		ck_assert_int_lt(guard++, 10000);
-		ck_assert_int_eq(plog_read(leader, from, 3000, -1, true, &sl), 0);
+		ck_assert_int_eq(plog_read(leader, from, 3000, -1, true, &sl),
+				 0);
 		data = malloc(sl.len);
 		ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
-		ck_assert_int_eq(batch_run_validate(data, sl.len, 1 << 30, &info,
-						    NULL),
-				 0);
-		ck_assert_int_eq(plog_append_follower(follower, data, sl.len,
-						      &info, &res),
-				 0);
+		ck_assert_int_eq(
+		    batch_run_validate(data, sl.len, 1 << 30, &info, NULL), 0);
+		ck_assert_int_eq(
+		    plog_append_follower(follower, data, sl.len, &info, &res),
+		    0);
 		ck_assert_int_eq(res.first_offset, from);
 		from = sl.end_offset;
 		plog_slice_release(&sl);
@@ -348,8 +359,8 @@ START_TEST(test_follower_append_and_truncate)
 			     errstr, sizeof(errstr));
 	ck_assert_ptr_nonnull(follower);
 	ck_assert_int_eq(plog_epoch_assign(leader, 1, 0), 0);
-	lt_append(leader, 20, 3, 60, now_ms, &seq, 1);	/* 0..59, epoch 1 */
-	lt_append(leader, 20, 3, 60, now_ms, &seq, 4);	/* 60..119, epoch 4 */
+	lt_append(leader, 20, 3, 60, now_ms, &seq, 1); /* 0..59, epoch 1 */
+	lt_append(leader, 20, 3, 60, now_ms, &seq, 4); /* 60..119, epoch 4 */
 	replicate(leader, follower, 0);
 	ck_assert_int_eq(plog_leo(follower), 120);
 	ck_assert_int_gt(plog_segment_count(follower), 3);
@@ -365,9 +376,9 @@ START_TEST(test_follower_append_and_truncate)
 	ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
 	ck_assert_int_eq(batch_run_validate(data, sl.len, 1 << 30, &info, NULL),
 			 0);
-	ck_assert_int_eq(plog_append_follower(follower, data, sl.len, &info,
-					      NULL),
-			 ERR_OUT_OF_RANGE);
+	ck_assert_int_eq(
+	    plog_append_follower(follower, data, sl.len, &info, NULL),
+	    ERR_OUT_OF_RANGE);
 	ck_assert_int_eq(plog_leo(follower), 120);
 	free(data);
 	plog_slice_release(&sl);
@@ -403,10 +414,10 @@ START_TEST(test_epoch_cache)
 	plog_t *p = open_log();
 
 	ck_assert_int_eq(plog_epoch_latest(p), -1);
-	lt_append(p, 2, 5, 10, now_ms, &seq, 2);	/* 0..9 */
-	lt_append(p, 2, 5, 10, now_ms, &seq, 5);	/* 10..19 */
-	ck_assert_int_eq(plog_epoch_assign(p, 7, 20), 0);	/* leader, empty */
-	lt_append(p, 1, 5, 10, now_ms, &seq, 7);	/* 20..24 */
+	lt_append(p, 2, 5, 10, now_ms, &seq, 2);	  /* 0..9 */
+	lt_append(p, 2, 5, 10, now_ms, &seq, 5);	  /* 10..19 */
+	ck_assert_int_eq(plog_epoch_assign(p, 7, 20), 0); /* leader, empty */
+	lt_append(p, 1, 5, 10, now_ms, &seq, 7);	  /* 20..24 */
 	ck_assert_int_eq(plog_epoch_latest(p), 7);
 	/* Kafka's endOffsetFor. */
 	plog_epoch_end_offset(p, 7, &eo, &end);
@@ -415,13 +426,13 @@ START_TEST(test_epoch_cache)
 	plog_epoch_end_offset(p, 5, &eo, &end);
 	ck_assert_int_eq(eo, 5);
 	ck_assert_int_eq(end, 20);
-	plog_epoch_end_offset(p, 3, &eo, &end);	/* unknown: largest below */
+	plog_epoch_end_offset(p, 3, &eo, &end); /* unknown: largest below */
 	ck_assert_int_eq(eo, 2);
 	ck_assert_int_eq(end, 10);
-	plog_epoch_end_offset(p, 1, &eo, &end);	/* below every epoch */
+	plog_epoch_end_offset(p, 1, &eo, &end); /* below every epoch */
 	ck_assert_int_eq(eo, 1);
 	ck_assert_int_eq(end, 0);
-	plog_epoch_end_offset(p, 9, &eo, &end);	/* above the latest */
+	plog_epoch_end_offset(p, 9, &eo, &end); /* above the latest */
 	ck_assert_int_eq(eo, -1);
 	ck_assert_int_eq(end, -1);
 	/* Persisted: a reopen sees the same cache. */
@@ -439,7 +450,7 @@ START_TEST(test_epoch_cache)
 }
 END_TEST
 
-static _Atomic int64_t fail_after = -1;	/* bytes until ENOSPC */
+static _Atomic int64_t fail_after = -1; /* bytes until ENOSPC */
 
 static ssize_t failing_pwrite(int fd, const void *buf, size_t len, off_t pos)
 {
@@ -472,10 +483,10 @@ START_TEST(test_enospc_leaves_log_usable)
 	seg_path(0, "log", path, sizeof(path));
 	size = lt_file_size(path);
 	lt_build_run(&b, 2, 4, 30, now_ms, &seq, &info);
-	atomic_store(&fail_after, 100);	/* a short write, then full */
-	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
-					    NULL, &res),
-			 ERR_NOSPACE);
+	atomic_store(&fail_after, 100); /* a short write, then full */
+	ck_assert_int_eq(
+	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
+	    ERR_NOSPACE);
 	ck_assert_int_eq(plog_leo(p), 12);
 	ck_assert_int_eq(lt_file_size(path), size);
 	ck_assert_int_eq(plog_size_bytes(p), size);
@@ -484,9 +495,9 @@ START_TEST(test_enospc_leaves_log_usable)
 	seq = 12;
 	buf_reset(&b);
 	lt_build_run(&b, 2, 4, 30, now_ms, &seq, &info);
-	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
-					    NULL, &res),
-			 0);
+	ck_assert_int_eq(
+	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
+	    0);
 	ck_assert_int_eq(res.first_offset, 12);
 	ck_assert_int_eq(lt_read_all(p, 0, 20, 1 << 20, 0, NULL), 20);
 	buf_free(&b);
@@ -569,14 +580,13 @@ START_TEST(test_offset_for_time)
 	ck_assert_int_eq(off, 0);
 	ck_assert_int_eq(ts, 1000);
 	for (int i = 0; i < 40; i += 3) {
-		ck_assert_int_eq(plog_offset_for_time(p, 1000 + 10 * i, -1,
-						      &off, &ts),
-				 0);
+		ck_assert_int_eq(
+		    plog_offset_for_time(p, 1000 + 10 * i, -1, &off, &ts), 0);
 		ck_assert_int_eq(off, 5 * i);
 		ck_assert_int_eq(ts, 1000 + 10 * i);
-		ck_assert_int_eq(plog_offset_for_time(p, 1000 + 10 * i - 5, -1,
-						      &off, &ts),
-				 0);
+		ck_assert_int_eq(
+		    plog_offset_for_time(p, 1000 + 10 * i - 5, -1, &off, &ts),
+		    0);
 		ck_assert_int_eq(off, 5 * i);
 	}
 	ck_assert_int_eq(plog_offset_for_time(p, 5000, -1, &off, &ts),
@@ -604,9 +614,9 @@ START_TEST(test_log_append_time)
 	conf.message_timestamp_type = TS_TYPE_LOG_APPEND_TIME;
 	p = open_log();
 	lt_build_run(&b, 1, 3, 10, 5, &seq, &info);
-	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
-					    NULL, &res),
-			 0);
+	ck_assert_int_eq(
+	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
+	    0);
 	ck_assert_int_eq(res.append_time, now_ms);
 	ck_assert_int_eq(plog_read(p, 0, sizeof(data), -1, false, &sl), 0);
 	ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
@@ -645,7 +655,7 @@ START_TEST(test_listener)
 	lt_append(p, 1, 2, 10, now_ms, &seq, 0);
 	lt_append(p, 1, 2, 10, now_ms, &seq, 0);
 	plog_set_hw(p, 2);
-	plog_set_hw(p, 2);	/* unchanged: no event */
+	plog_set_hw(p, 2); /* unchanged: no event */
 	ck_assert_int_eq(plog_flush(p, plog_leo(p)), 0);
 	ck_assert_int_eq(plog_flushed(p), 4);
 	ck_assert_int_eq(plog_truncate_to(p, 2, NULL), 0);
@@ -770,6 +780,151 @@ START_TEST(test_concurrent_reads_during_appends)
 }
 END_TEST
 
+START_TEST(test_flush_policies)
+{
+	int64_t seq = 0;
+	plog_t *p;
+
+	conf.flush_messages = 10;
+	conf.flush_ms = 5000;
+	p = open_log();
+	lt_append(p, 1, 6, 10, now_ms, &seq, 0);
+	ck_assert_int_eq(plog_flushed(p), 0);
+	lt_append(p, 1, 6, 10, now_ms, &seq, 0); /* 12 >= 10 unflushed */
+	ck_assert_int_eq(plog_flushed(p), 12);
+	lt_append(p, 1, 3, 10, now_ms, &seq, 0);
+	plog_check_flush_time(p, now_ms + 4999);
+	ck_assert_int_eq(plog_flushed(p), 12);
+	plog_check_flush_time(p, now_ms + 5000);
+	ck_assert_int_eq(plog_flushed(p), 15);
+	plog_unref(p);
+}
+END_TEST
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_idle_sweep_closes_descriptors)
+{
+	int64_t seq = 0;
+	int before, during, after;
+	plog_t *p;
+
+	conf.segment_bytes = 2000;
+	conf.index_interval_bytes = 100;
+	before = count_fds();
+	p = open_log();
+	for (int i = 0; i < 20; i++)
+		lt_append(p, 1, 5, 50, now_ms, &seq, 0);
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 1 << 20, 0, NULL), seq);
+	during = count_fds();
+	ck_assert_int_gt(during, before);
+	plog_sweep_idle(p, INT64_MAX, 0);
+	after = count_fds();
+	ck_assert_int_eq(after, before);
+	/* Everything reopens on demand. */
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 700, 0, NULL), seq);
+	lt_append(p, 1, 5, 50, now_ms, &seq, 0);
+	ck_assert_int_eq(lt_read_all(p, 0, seq, 1 << 20, 0, NULL), seq);
+	plog_unref(p);
+	ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
+/* What the log should hold, batch by batch. */
+struct mbatch {
+	int64_t base, last, size;
+	int seg; /* index of its segment */
+};
+
+START_TEST(test_random_reads_against_model)
+{
+	struct mbatch *m = calloc(4000, sizeof(*m));
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	int nb = 0, segs = 1;
+	int64_t seq = 0;
+	uint8_t *data = malloc(1 << 20);
+	plog_t *p;
+
+	conf.segment_bytes = 6000;
+	conf.index_interval_bytes = 700;
+	p = open_log();
+	for (int i = 0; i < 600; i++) {
+		int recs = 1 + (int)(tb_next(&rng) % 6);
+		int vlen = 5 + (int)(tb_next(&rng) % 200);
+		int64_t before = plog_size_bytes(p);
+
+		lt_append(p, 1, recs, vlen, now_ms, &seq, 0);
+		if (plog_segment_count(p) != segs)
+			segs = plog_segment_count(p);
+		m[nb].base = seq - recs;
+		m[nb].last = seq - 1;
+		m[nb].size = plog_size_bytes(p) - before;
+		m[nb].seg = segs;
+		nb++;
+	}
+	plog_set_hw(p, m[nb / 2].base);
+	for (int q = 0; q < 3000; q++) {
+		int64_t fetch = (int64_t)(tb_next(&rng) % (uint64_t)(seq + 1));
+		size_t max_bytes = 1 + tb_next(&rng) % 9000;
+		int64_t max_off =
+		    q % 3 == 0 ? plog_hw(p)
+		    : q % 3 == 1
+			? -1
+			: (int64_t)(tb_next(&rng) % (uint64_t)(seq + 1));
+		bool min_one = q % 2;
+		int64_t eff = max_off < 0 ? seq : max_off;
+		struct plog_slice sl;
+		int k, j;
+		int64_t len = 0;
+
+		ck_assert_int_eq(
+		    plog_read(p, fetch, max_bytes, max_off, min_one, &sl), 0);
+		for (k = 0; k < nb && m[k].last < fetch; k++)
+			;
+		if (fetch >= eff || k == nb) {
+			ck_assert_uint_eq(sl.len, 0);
+			plog_slice_release(&sl);
+			continue;
+		}
+		/* The expected slice: from batch k, same segment, below
+		 * eff, within max_bytes (or one batch with min_one). */
+		for (j = k; j < nb && m[j].seg == m[k].seg && m[j].last < eff;
+		     j++) {
+			if (len + m[j].size > (int64_t)max_bytes &&
+			    !(j == k && min_one))
+				break;
+			len += m[j].size;
+		}
+		ck_assert_msg((int64_t)sl.len == len,
+			      "fetch %" PRId64 " max_bytes %zu max_off %" PRId64
+			      " min_one %d: len %zu, expected %" PRId64,
+			      fetch, max_bytes, max_off, (int)min_one, sl.len,
+			      len);
+		if (len > 0) {
+			ck_assert_int_eq(sl.first_offset, m[k].base);
+			ck_assert_int_eq(sl.end_offset, m[j - 1].last + 1);
+			ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
+			ck_assert_int_eq((int64_t)be64_get(data), m[k].base);
+		}
+		plog_slice_release(&sl);
+	}
+	free(m);
+	free(data);
+	plog_unref(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plog");
@@ -796,6 +951,9 @@ int main(void)
 	tcase_add_test(tc, test_listener);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_concurrent_reads_during_appends);
+	tcase_add_test(tc, test_flush_policies);
+	tcase_add_test(tc, test_idle_sweep_closes_descriptors);
+	tcase_add_test(tc, test_random_reads_against_model);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -59,8 +59,8 @@ static plog_t *open_opts(const struct plog_load_opts *opts)
 /* Opens as after kill -9 with no checkpoint: everything is re-validated. */
 static plog_t *open_unclean(void)
 {
-	struct plog_load_opts o = { .recovery_point = -1, .log_start = -1,
-				    .hw = -1 };
+	struct plog_load_opts o = {
+	    .recovery_point = -1, .log_start = -1, .hw = -1};
 
 	return open_opts(&o);
 }
@@ -134,7 +134,7 @@ START_TEST(test_tail_cut_mid_batch)
 
 	n = fill(p);
 	base = last_segment(p, &last);
-	plog_unref(p);	/* no close: as after kill -9 */
+	plog_unref(p); /* no close: as after kill -9 */
 	seg_path(base, "log", path, sizeof(path));
 	ck_assert_int_eq(truncate(path, lt_file_size(path) - last / 2), 0);
 	p = open_unclean();
@@ -154,7 +154,7 @@ START_TEST(test_flipped_byte_in_last_batch)
 	plog_unref(p);
 	seg_path(base, "log", path, sizeof(path));
 	size = lt_file_size(path);
-	flip_byte(path, size - 5);	/* inside the last record */
+	flip_byte(path, size - 5); /* inside the last record */
 	p = open_unclean();
 	/* The bad batch was cut from the file. */
 	ck_assert_int_eq(lt_file_size(path), size - last);
@@ -200,7 +200,7 @@ START_TEST(test_corrupt_middle_segment_drops_later)
 	ck_assert_int_ge(segs, 3);
 	/* Find the second segment and corrupt its second batch. */
 	ck_assert_int_eq(plog_read(p, 0, 1 << 20, -1, true, &sl), 0);
-	int64_t second = sl.end_offset;	/* base of segment 2 */
+	int64_t second = sl.end_offset; /* base of segment 2 */
 	plog_slice_release(&sl);
 	plog_unref(p);
 	seg_path(second, "log", path, sizeof(path));
@@ -223,8 +223,8 @@ END_TEST
 
 START_TEST(test_missing_and_corrupt_index_rebuilt)
 {
-	struct plog_load_opts clean = { .recovery_point = -1, .log_start = -1,
-					.hw = -1, .clean = true };
+	struct plog_load_opts clean = {
+	    .recovery_point = -1, .log_start = -1, .hw = -1, .clean = true};
 	char path[1024];
 	int64_t n;
 	plog_t *p;
@@ -253,7 +253,7 @@ START_TEST(test_missing_and_corrupt_index_rebuilt)
 	close(fd);
 	p = open_opts(&clean);
 	seg_path(0, "index", path, sizeof(path));
-	ck_assert_int_gt(lt_file_size(path), 0);	/* rebuilt */
+	ck_assert_int_gt(lt_file_size(path), 0); /* rebuilt */
 	for (int64_t off = 0; off < n; off += 7)
 		ck_assert_int_eq(lt_read_all(p, off, n, 900, 0, NULL), n - off);
 	check_prefix_and_append(p, n);
@@ -263,8 +263,8 @@ END_TEST
 
 START_TEST(test_lying_index_caught_at_use)
 {
-	struct plog_load_opts clean = { .recovery_point = -1, .log_start = -1,
-					.hw = -1, .clean = true };
+	struct plog_load_opts clean = {
+	    .recovery_point = -1, .log_start = -1, .hw = -1, .clean = true};
 	char path[1024];
 	uint8_t e[8];
 	int64_t n;
@@ -297,7 +297,7 @@ START_TEST(test_lost_epoch_checkpoint_rebuilt)
 	int64_t st[8], n;
 	plog_t *p = open_opts(NULL);
 
-	n = fill(p);	/* epochs 1 at 0, 2 at 40, 3 at 80 */
+	n = fill(p); /* epochs 1 at 0, 2 at 40, 3 at 80 */
 	ck_assert_int_eq(plog_close(p), 0);
 	plog_unref(p);
 	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", pdir);
@@ -320,7 +320,7 @@ END_TEST
 
 START_TEST(test_trusted_below_recovery_point)
 {
-	struct plog_load_opts o = { .log_start = -1, .hw = -1 };
+	struct plog_load_opts o = {.log_start = -1, .hw = -1};
 	char path[1024];
 	int64_t n;
 	plog_t *p;

@@ -74,7 +74,8 @@ static void fill(plog_t *p)
 
 	for (int s = 0; s < 10; s++)
 		for (int b = 0; b < 3; b++)
-			lt_append(p, 1, 5, 80, now_ms - (10 - s) * hour, &seq, 0);
+			lt_append(p, 1, 5, 80, now_ms - (10 - s) * hour, &seq,
+				  0);
 	ck_assert_int_eq(plog_leo(p), 150);
 	ck_assert_int_eq(plog_segment_count(p), 10);
 }
@@ -84,7 +85,7 @@ START_TEST(test_by_time)
 	struct plog_slice sl;
 	plog_t *p;
 
-	conf.retention_ms = 5 * 3600 * 1000 + 1;	/* keeps 5 hours */
+	conf.retention_ms = 5 * 3600 * 1000 + 1; /* keeps 5 hours */
 	conf.file_delete_delay_ms = 1234;
 	p = open_named("a-0", &conf, NULL);
 	fill(p);
@@ -92,7 +93,7 @@ START_TEST(test_by_time)
 	ck_assert_int_eq(plog_retention(p, now_ms), 5);
 	ck_assert_int_eq(plog_segment_count(p), 5);
 	ck_assert_int_eq(plog_log_start(p), 75);
-	ck_assert_int_eq(unlinks, 15);	/* .log, .index, .timeindex */
+	ck_assert_int_eq(unlinks, 15); /* .log, .index, .timeindex */
 	ck_assert_int_eq(last_delay, 1234);
 	ck_assert_int_eq(plog_read(p, 10, 1000, -1, false, &sl),
 			 ERR_OUT_OF_RANGE);
@@ -110,7 +111,7 @@ START_TEST(test_never_above_hw)
 	conf.retention_ms = 1;
 	p = open_named("a-0", &conf, NULL);
 	fill(p);
-	plog_set_hw(p, 44);	/* inside segment 3 (offsets 30..44) */
+	plog_set_hw(p, 44); /* inside segment 3 (offsets 30..44) */
 	ck_assert_int_eq(plog_retention(p, now_ms), 2);
 	ck_assert_int_eq(plog_log_start(p), 30);
 	plog_set_hw(p, 45);
@@ -129,7 +130,7 @@ START_TEST(test_by_size)
 	fill(p);
 	plog_set_hw(p, plog_leo(p));
 	size = plog_size_bytes(p);
-	seg = size / 10;	/* all segments are the same size */
+	seg = size / 10; /* all segments are the same size */
 	ck_assert_int_eq(seg * 10, size);
 	/* Deletes while total - segment >= limit: 4 segments leave 6. */
 	conf.retention_bytes = 6 * seg;
@@ -172,16 +173,17 @@ END_TEST
 
 START_TEST(test_per_topic_and_unconfirmed)
 {
-	struct plog_load_opts unconfirmed = { .recovery_point = -1,
-					      .log_start = -1, .hw = -1,
-					      .clean = false,
-					      .conf_confirmed = false };
+	struct plog_load_opts unconfirmed = {.recovery_point = -1,
+					     .log_start = -1,
+					     .hw = -1,
+					     .clean = false,
+					     .conf_confirmed = false};
 	struct topic_conf keep;
 	plog_t *a, *b;
 
 	conf.retention_ms = 3600 * 1000;
 	lt_conf(&keep, 2000, 4096);
-	keep.retention_ms = -1;	/* this topic keeps everything */
+	keep.retention_ms = -1; /* this topic keeps everything */
 	a = open_named("a-0", &conf, NULL);
 	b = open_named("b-0", &keep, NULL);
 	fill(a);

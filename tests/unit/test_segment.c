@@ -51,9 +51,8 @@ static void add(struct segment *seg, int n, int recs, int vlen, int64_t ts,
 		batch_set_base_offset(b.data, *next);
 		if (pos)
 			pos[i] = segment_size(seg);
-		ck_assert_int_eq(segment_append(seg, b.data, b.len, interval,
-						NULL),
-				 0);
+		ck_assert_int_eq(
+		    segment_append(seg, b.data, b.len, interval, NULL), 0);
 		*next += recs;
 		buf_free(&b);
 	}
@@ -73,9 +72,8 @@ START_TEST(test_append_locate_bound)
 	ck_assert_int_eq(segment_max_ts(seg), 5000);
 	ck_assert_int_eq(segment_pin(seg, &fd), 0);
 	for (int64_t off = 1000; off < 1200; off++) {
-		ck_assert_int_eq(segment_locate(seg, fd, off, segment_size(seg),
-						&loc),
-				 0);
+		ck_assert_int_eq(
+		    segment_locate(seg, fd, off, segment_size(seg), &loc), 0);
 		ck_assert_int_eq(loc.base, 1000 + (off - 1000) / 4 * 4);
 		ck_assert_int_eq(loc.pos, pos[(off - 1000) / 4]);
 		ck_assert_int_eq(loc.last, loc.base + 3);
@@ -113,20 +111,19 @@ START_TEST(test_should_roll)
 	seg = segment_create(dir, 0, 10000, 100, 3, 1000, &err);
 	ck_assert_ptr_nonnull(seg);
 	/* An empty segment never rolls. */
-	ck_assert(!segment_should_roll(seg, 1 << 30, 10, 0, 1 << 30, 1024,
-				       1));
+	ck_assert(!segment_should_roll(seg, 1 << 30, 10, 0, 1 << 30, 1024, 1));
 	add(seg, 1, 1, 10, 5000, &next, NULL, 0);
 	/* Size. */
-	ck_assert(segment_should_roll(seg, 2000, next, 5000, 10000, 1024,
-				      INT64_MAX));
-	ck_assert(!segment_should_roll(seg, 10, next, 5000, 10000, 1024,
-				       INT64_MAX));
+	ck_assert(
+	    segment_should_roll(seg, 2000, next, 5000, 10000, 1024, INT64_MAX));
+	ck_assert(
+	    !segment_should_roll(seg, 10, next, 5000, 10000, 1024, INT64_MAX));
 	/* Age: incoming timestamps against the first batch's, minus the
 	 * segment's jitter (100). */
-	ck_assert(!segment_should_roll(seg, 10, next, 5900, 10000, 1 << 20,
-				       1000));
-	ck_assert(segment_should_roll(seg, 10, next, 5901, 10000, 1 << 20,
-				      1000));
+	ck_assert(
+	    !segment_should_roll(seg, 10, next, 5900, 10000, 1 << 20, 1000));
+	ck_assert(
+	    segment_should_roll(seg, 10, next, 5901, 10000, 1 << 20, 1000));
 	/* Relative offsets must fit 31 bits. */
 	ck_assert(segment_should_roll(seg, 10, (int64_t)INT32_MAX + 1, 5000,
 				      10000, 1 << 20, INT64_MAX));
@@ -155,14 +152,14 @@ START_TEST(test_truncate)
 		add(seg, 1, 2, 20, 100 + i, &next, &pos[i], 0);
 	ck_assert_int_eq(segment_finalize(seg), 0);
 	ck_assert_int_eq(segment_max_ts(seg), 119);
-	ck_assert_int_eq(segment_truncate_to(seg, 21), 0);	/* batch 10 */
+	ck_assert_int_eq(segment_truncate_to(seg, 21), 0); /* batch 10 */
 	ck_assert_int_eq(segment_size(seg), pos[10]);
 	ck_assert_int_eq(segment_end_offset(seg), 20);
 	ck_assert_int_eq(segment_max_ts(seg), 109);
 	segment_path(seg, "log", path, sizeof(path));
 	ck_assert_int_eq(lt_file_size(path), pos[10]);
 	segment_path(seg, "index", path, sizeof(path));
-	ck_assert_int_eq(lt_file_size(path), 9 * 8);	/* batches 1..9 */
+	ck_assert_int_eq(lt_file_size(path), 9 * 8); /* batches 1..9 */
 	/* Appends continue at the cut. */
 	add(seg, 1, 2, 20, 200, &next, NULL, 0);
 	ck_assert_int_eq(segment_max_ts(seg), 200);
@@ -197,9 +194,8 @@ START_TEST(test_recover_large_batch)
 	big = malloc(9 << 20);
 	memset(big, 'x', 9 << 20);
 	ck_assert_int_eq(batch_builder_begin(&bb, 0), 0);
-	ck_assert_int_eq(batch_builder_add(&bb, 100, NULL, -1, big, 9 << 20,
-					   NULL, 0),
-			 0);
+	ck_assert_int_eq(
+	    batch_builder_add(&bb, 100, NULL, -1, big, 9 << 20, NULL, 0), 0);
 	ck_assert_int_eq(batch_builder_finish(&bb, -1, -1, -1, -1), 0);
 	batch_set_base_offset(bb.out.data, next);
 	ck_assert_int_eq(segment_append(seg, bb.out.data, bb.out.len, 0, NULL),
@@ -213,9 +209,9 @@ START_TEST(test_recover_large_batch)
 
 	seg = segment_load(dir, 0, 0, 1000, 1000, &err);
 	ck_assert_ptr_nonnull(seg);
-	ck_assert_int_eq(segment_recover(seg, 0, 0, count_batch, &batches,
-					 &scratch, &rec),
-			 0);
+	ck_assert_int_eq(
+	    segment_recover(seg, 0, 0, count_batch, &batches, &scratch, &rec),
+	    0);
 	ck_assert_int_eq(batches, 5);
 	ck_assert_int_eq(rec.cut_bytes, 0);
 	ck_assert_int_eq(segment_end_offset(seg), next);
