@@ -907,6 +907,7 @@ void controller_stop(controller_t *ctl)
 		ev_free(ev);
 	}
 	strmap_free(&ctl->topics);
+	free(ctl->brokers);
 	free(ctl->listener);
 	pthread_mutex_destroy(&ctl->mu);
 	pthread_cond_destroy(&ctl->cv);

@@ -81,7 +81,8 @@ static struct fb_entry *entry(fakebroker_t *fb, const char *topic, int32_t p)
 static void copy_ids(int32_t *dst, int *n, const int32_t *src, size_t len)
 {
 	*n = len > 16 ? 16 : (int)len;
-	memcpy(dst, src, (size_t)*n * sizeof(int32_t));
+	if (*n > 0)
+		memcpy(dst, src, (size_t)*n * sizeof(int32_t));
 }
 
 static void record_lai(fakebroker_t *fb, const Fluxo__LeaderAndIsrRequest *r)
