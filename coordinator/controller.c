@@ -173,9 +173,10 @@ static void watch_delete(void *arg, int type, const char *path)
 
 static void watch_preferred(void *arg, int type, const char *path)
 {
+	(void)type;
 	(void)path;
-	if (type == ZOO_CREATED_EVENT || type == ZOO_CHANGED_EVENT)
-		ctl_post_simple(arg, EV_PREFERRED);
+	/* Also on deletion: the handler re-arms the exists watch. */
+	ctl_post_simple(arg, EV_PREFERRED);
 }
 
 static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
@@ -787,6 +788,7 @@ static void *controller_thread(void *arg)
 			ctl->pending[ev->type] = false;
 		pthread_mutex_unlock(&ctl->mu);
 
+		ctl->event_seq++;
 		handle(ctl, ev);
 		after_event(ctl);
 		if (ev->type == EV_STOP) {

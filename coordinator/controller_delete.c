@@ -8,9 +8,11 @@
  * clients stop using the topic, then sends StopReplica(delete=true) to
  * every replica. Each replica's answer is recorded; failures are retried
  * a second later. When every replica has answered, the controller removes
- * /brokers/topics/<t> (with its partition state znodes), then
- * /config/topics/<t>, then the marker, all fenced, and tells brokers the
- * topic is gone.
+ * /config/topics/<t>, then /brokers/topics/<t> with its partition state
+ * znodes, then the marker, all fenced, and tells brokers the topic is
+ * gone. (Kafka removes the topic before its config; removing the config
+ * first means a topic re-created under the same name the moment the old
+ * one is gone can never lose its fresh config to the old deletion.)
  *
  * Everything is idempotent and restartable: the markers are the only
  * record, so a new controller simply starts again (StopReplica of a
@@ -156,14 +158,30 @@ static void add_known_tree(struct ctl_zbatch *zb, struct ctl_topic *t)
 	ctl_zb_add(zb, ZOO_DELETE_OP, path, NULL, -1, -1);
 }
 
-/* Removes the topic's znodes. Returns 0, ERR_AGAIN (retry), ERR_FENCED. */
+/*
+ * Removes the topic's znodes: its config overrides first (nobody reads
+ * them any more), then the topic's tree, then the marker last, so a
+ * retry after a failure finds the marker and starts over. Returns 0,
+ * ERR_AGAIN (retry later) or ERR_FENCED.
+ */
 static int remove_znodes(controller_t *ctl, struct ctl_topic *t)
 {
 	char path[ZKPATH_MAX];
 	struct ctl_zbatch zb;
 	int ret;
 
-	/* First the tree as fluxo laid it out, in one multi. */
+	ctl_zb_init(&zb);
+	ctl_zb_group(&zb);
+	zkpath_config(path, sizeof(path), ZK_ENTITY_TOPICS, t->name);
+	ctl_zb_add(&zb, ZOO_DELETE_OP, path, NULL, -1, -1);
+	ret = ctl_zk_run(ctl, &zb);
+	if (ret == 0 && zb.group_rc[0] != ZOK && zb.group_rc[0] != ZNONODE)
+		ret = ERR_AGAIN;
+	ctl_zb_free(&zb);
+	if (ret < 0)
+		return ret == ERR_FENCED ? ERR_FENCED : ERR_AGAIN;
+
+	/* The tree as fluxo laid it out, in one multi. */
 	ctl_zb_init(&zb);
 	ctl_zb_group(&zb);
 	add_known_tree(&zb, t);
@@ -186,19 +204,13 @@ static int remove_znodes(controller_t *ctl, struct ctl_topic *t)
 	if (ret < 0)
 		return ret == ERR_FENCED ? ERR_FENCED : ERR_AGAIN;
 
-	/* Then the config overrides and the marker. */
 	ctl_zb_init(&zb);
-	ctl_zb_group(&zb);
-	zkpath_config(path, sizeof(path), ZK_ENTITY_TOPICS, t->name);
-	ctl_zb_add(&zb, ZOO_DELETE_OP, path, NULL, -1, -1);
 	ctl_zb_group(&zb);
 	zkpath_delete_topic(path, sizeof(path), t->name);
 	ctl_zb_add(&zb, ZOO_DELETE_OP, path, NULL, -1, -1);
 	ret = ctl_zk_run(ctl, &zb);
-	if (ret == 0)
-		for (int g = 0; g < 2; g++)
-			if (zb.group_rc[g] != ZOK && zb.group_rc[g] != ZNONODE)
-				ret = ERR_AGAIN;
+	if (ret == 0 && zb.group_rc[0] != ZOK && zb.group_rc[0] != ZNONODE)
+		ret = ERR_AGAIN;
 	ctl_zb_free(&zb);
 	if (ret < 0)
 		return ret == ERR_FENCED ? ERR_FENCED : ERR_AGAIN;

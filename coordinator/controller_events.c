@@ -246,12 +246,25 @@ int ctl_on_broker_change(controller_t *ctl)
 					dead[n_dead++] = b->id;
 				} else if (!endpoints_equal(&b->info,
 							    &cur[j]->info)) {
-					/* Same registration, new endpoints. */
+					/* Same registration, new endpoints:
+					 * reconnect and tell everyone. */
+					struct zk_broker tmp = b->info;
+
 					log_info(CTL_FAC,
 						 "broker %" PRId32
 						 " changed its endpoints",
 						 b->id);
-					dead[n_dead++] = b->id;
+					b->info = cur[j]->info;
+					cur[j]->info = tmp;
+					b->ep = zkdata_broker_endpoint(
+						&b->info, ctl->listener);
+					if (b->chan)
+						ctl_channel_retire(ctl, b->chan);
+					b->chan = NULL;
+					start_channel(ctl, b);
+					ctl_batch_um_ping(ctl);
+					ctl_broker_free(cur[j]);
+					cur[j] = NULL;
 				} else {
 					ctl_broker_free(cur[j]);
 					cur[j] = NULL;
@@ -515,7 +528,7 @@ int ctl_on_preferred_znode(controller_t *ctl)
 
 	rc = zk_exists(ctl->zs, ZK_PATH_PREFERRED, ctl->w_preferred, &st);
 	if (rc == ZNONODE)
-		return 0;
+		return 0;	/* the exists watch is armed */
 	if (rc != ZOK)
 		return ERR_ZK;
 	rc = zk_get(ctl->zs, ZK_PATH_PREFERRED, ctl->w_preferred, &data, &len,

@@ -77,6 +77,8 @@ struct ctl_topic {
 	bool delete_started;		/* UpdateMetadata -2 sent */
 	bool ineligible_logged;
 	bool removed;			/* gone; freed after the event */
+	bool unclean;			/* cached unclean.leader.election */
+	uint64_t unclean_seq;		/* event the cache is valid for */
 	struct ctl_topic *grave_next;
 };
 
@@ -190,6 +192,7 @@ struct controller {
 	struct ctl_topic *grave;	/* removed topics, freed after events */
 	struct ctl_channel *retired;	/* stopping channels */
 	int32_t corr;			/* correlation ids */
+	uint64_t event_seq;		/* events handled */
 };
 
 /* controller.c */

@@ -52,6 +52,9 @@ bool ctl_unclean_allowed(controller_t *ctl, struct ctl_topic *t)
 	const char *v;
 	int len;
 
+	/* One read per topic per event, however many partitions ask. */
+	if (t->unclean_seq == ctl->event_seq + 1)
+		return t->unclean;
 	zkpath_config(path, sizeof(path), ZK_ENTITY_TOPICS, t->name);
 	if (zk_get(ctl->zs, path, NULL, &data, &len, NULL) != ZOK || len == 0)
 		goto out;
@@ -66,6 +69,8 @@ bool ctl_unclean_allowed(controller_t *ctl, struct ctl_topic *t)
 	zkdata_config_free(&cfg);
 out:
 	free(data);
+	t->unclean = allowed;
+	t->unclean_seq = ctl->event_seq + 1;
 	return allowed;
 }
 

@@ -949,6 +949,17 @@ START_TEST(test_preferred_unclean_rebalance)
 	}
 	WAIT_UNTIL(state_leader("p", 1) == 1, 10000);
 	WAIT_UNTIL(!exists("/admin/preferred_replica_election"), 10000);
+	/* The watch is armed again: a second request is handled too. */
+	{
+		const char *js = "{\"version\":1,\"partitions\":[{\"topic\":"
+				 "\"p\",\"partition\":0}]}";
+
+		ck_assert_int_eq(zk_create(admin, "/admin/preferred_replica_election",
+					   js, (int)strlen(js), 0, NULL, 0,
+					   NULL),
+				 ZOK);
+	}
+	WAIT_UNTIL(!exists("/admin/preferred_replica_election"), 10000);
 	controller_stop(c);
 
 	/* Auto-rebalance: a new controller moves leadership back itself. */
