@@ -452,7 +452,7 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 		ret = check_topic_config(c->name, c->value, errstr,
 					 errstr_size);
 		if (ret != E(NONE))
-			return ret;
+			goto out;
 		if (zkdata_config_set(&cfg, c->name, c->value ? c->value : "") <
 		    0) {
 			snprintf(errstr, errstr_size, "out of memory");
