@@ -273,15 +273,18 @@ static fluxo_metadata_t *md_convert(const Fluxo__MetadataResponse *r)
 					     pm->n_offline_replicas,
 					     &p->offline_cnt, &fail);
 		}
-		qsort(t->partitions, (size_t)t->partition_cnt,
-		      sizeof(*t->partitions), cmp_pmd);
+		if (t->partition_cnt > 1)
+			qsort(t->partitions, (size_t)t->partition_cnt,
+			      sizeof(*t->partitions), cmp_pmd);
 	}
 	if (fail)
 		goto err_free;
-	qsort(md->brokers, (size_t)md->broker_cnt, sizeof(*md->brokers),
-	      cmp_bmd);
-	qsort(md->topics, (size_t)md->topic_cnt, sizeof(*md->topics),
-	      cmp_tmd);
+	if (md->broker_cnt > 1)
+		qsort(md->brokers, (size_t)md->broker_cnt,
+		      sizeof(*md->brokers), cmp_bmd);
+	if (md->topic_cnt > 1)
+		qsort(md->topics, (size_t)md->topic_cnt, sizeof(*md->topics),
+		      cmp_tmd);
 	return md;
 
 err_free:

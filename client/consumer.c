@@ -614,8 +614,10 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 			 !c->fetch_paused)
 			fetch[nf++] = tp;
 	}
-	qsort(offs, (size_t)no, sizeof(*offs), cmp_leader);
-	qsort(fetch, (size_t)nf, sizeof(*fetch), cmp_leader);
+	if (no > 1)
+		qsort(offs, (size_t)no, sizeof(*offs), cmp_leader);
+	if (nf > 1)
+		qsort(fetch, (size_t)nf, sizeof(*fetch), cmp_leader);
 	for (int i = 0, j; i < no; i = j) {
 		struct broker *bk = client_broker_ready(cl, offs[i]->leader);
 

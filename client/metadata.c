@@ -137,7 +137,9 @@ static struct md_topic *topic_build(const Fluxo__TopicMetadata *tm, int *rc)
 		    (pm->n_offline_replicas && !p->offline))
 			goto err_free;
 	}
-	qsort(t->parts, (size_t)t->part_cnt, sizeof(*t->parts), cmp_part);
+	if (t->part_cnt > 1)
+		qsort(t->parts, (size_t)t->part_cnt, sizeof(*t->parts),
+		      cmp_part);
 	for (int i = 1; i < t->part_cnt; i++) {
 		if (t->parts[i].id == t->parts[i - 1].id) {
 			*rc = ERR_PROTO;
@@ -232,7 +234,8 @@ static int brokers_replace(struct md_cache *md,
 			return ERR_NOMEM;
 		}
 	}
-	qsort(b, n, sizeof(*b), cmp_broker);
+	if (n > 1)
+		qsort(b, n, sizeof(*b), cmp_broker);
 	brokers_free(md->brokers, md->broker_cnt);
 	md->brokers = b;
 	md->broker_cnt = (int)n;

@@ -250,19 +250,27 @@ static void producer_md_updated(struct client *cl)
 
 /* ------------------------------------------------------------ reports */
 
+/*
+ * Appends settled batches to the report list. Callers collect them by
+ * prepending, so list is newest first: it is reversed here to keep the
+ * reports of a partition in offset order.
+ */
 static void dr_push(struct fluxo_producer *p, struct pbatch *list)
 {
-	struct pbatch *tail;
+	struct pbatch *rev = NULL, *tail = list, *next;
 
 	if (!list)
 		return;
-	for (tail = list; tail->next; tail = tail->next)
-		;
+	for (; list; list = next) {
+		next = list->next;
+		list->next = rev;
+		rev = list;
+	}
 	pthread_mutex_lock(&p->dr_lock);
 	if (p->dr_tail)
-		p->dr_tail->next = list;
+		p->dr_tail->next = rev;
 	else
-		p->dr_head = list;
+		p->dr_head = rev;
 	p->dr_tail = tail;
 	pthread_cond_broadcast(&p->dr_cond);
 	pthread_mutex_unlock(&p->dr_lock);
@@ -878,7 +886,9 @@ static int64_t producer_serve(struct client *cl, int64_t now)
 		p->ready[nready].bk = bk;
 		nready++;
 	}
-	qsort(p->ready, (size_t)nready, sizeof(*p->ready), cmp_drain);
+	if (nready > 1)
+		qsort(p->ready, (size_t)nready, sizeof(*p->ready),
+		      cmp_drain);
 	for (int i = 0, j; i < nready; i = j) {
 		struct broker *bk = p->ready[i].bk;
 
