@@ -531,6 +531,8 @@ void client_md_refresh(struct client *cl, const char *topic)
 	pthread_mutex_unlock(&cl->md_lock);
 }
 
+static void md_sync_brokers(struct client *cl, bool may_close);
+
 static void md_cb(struct client *cl, struct req *req, int err,
 		  const char *errstr, struct resp *resp)
 {
@@ -560,8 +562,9 @@ static void md_cb(struct client *cl, struct req *req, int err,
 	if (rc < 0)
 		log_warn("client", "metadata response not applied: %s",
 			 err_str(rc));
-	/* Brokers and the owner's hook are updated at the top of the next
-	 * loop turn, outside any reader. */
+	/* New brokers now, so that a waiter woken above can address them;
+	 * the rest at the top of the next loop turn, outside any reader. */
+	md_sync_brokers(cl, false);
 	cl->md_changed = true;
 }
 
@@ -602,8 +605,13 @@ static void md_maybe_request(struct client *cl, int64_t now, int64_t *next)
 	place_req(cl, req);
 }
 
-/* Brings the broker list in line with the metadata cache. */
-static void md_apply(struct client *cl)
+/*
+ * Brings the broker list in line with the metadata cache. New brokers are
+ * added at once (safe anywhere: entries are never freed while the client
+ * runs); a broker that moved to another address is reconnected only when
+ * may_close (top of the loop, outside any reader).
+ */
+static void md_sync_brokers(struct client *cl, bool may_close)
 {
 	struct {
 		int32_t id;
@@ -612,7 +620,6 @@ static void md_apply(struct client *cl)
 	} *list = NULL;
 	int n = 0;
 
-	cl->md_changed = false;
 	pthread_mutex_lock(&cl->md_lock);
 	if (cl->md.broker_cnt > 0)
 		list = calloc((size_t)cl->md.broker_cnt, sizeof(*list));
@@ -636,18 +643,24 @@ static void md_apply(struct client *cl)
 				broker_free(bk);
 			continue;
 		}
-		if (bk->port == list[i].port &&
-		    strcmp(bk->host, list[i].host) == 0)
+		if (!may_close || (bk->port == list[i].port &&
+				   strcmp(bk->host, list[i].host) == 0))
 			continue;
 		client_fmt(bk->last_err, sizeof(bk->last_err),
-			 "broker %d moved from %s:%d to %s:%d", bk->id,
-			 bk->host, bk->port, list[i].host, list[i].port);
+			   "broker %d moved from %s:%d to %s:%d", bk->id,
+			   bk->host, bk->port, list[i].host, list[i].port);
 		if (bk->state != BROKER_DOWN || bk->sendq)
 			broker_failed(cl, bk, false, FLUXO_ERR__TRANSPORT);
 		client_strlcpy(bk->host, list[i].host, sizeof(bk->host));
 		bk->port = list[i].port;
 	}
 	free(list);
+}
+
+static void md_apply(struct client *cl)
+{
+	cl->md_changed = false;
+	md_sync_brokers(cl, true);
 	if (cl->ops && cl->ops->md_updated)
 		cl->ops->md_updated(cl);
 }

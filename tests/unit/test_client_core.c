@@ -542,10 +542,10 @@ START_TEST(test_admin)
 	ck_assert_str_eq(ents[1].value, "z");
 	ck_assert_int_eq(ents[1].source, FLUXO_CONFIG_SOURCE_TOPIC);
 	fluxo_config_entries_destroy(ents, cnt);
-	ck_assert_int_eq(fluxo_admin_describe_configs(a, FLUXO_RESOURCE_BROKER,
-						      "1", false, 5000, &ents,
-						      &cnt, err, sizeof(err)),
-			 0);
+	ck_assert_msg(fluxo_admin_describe_configs(a, FLUXO_RESOURCE_BROKER,
+						   "1", false, 5000, &ents,
+						   &cnt, err, sizeof(err)) == 0,
+		      "%s", err);
 	ck_assert_uint_eq(cnt, 1);
 	ck_assert_str_eq(ents[0].name, "broker.id");
 	fluxo_config_entries_destroy(ents, cnt);
