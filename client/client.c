@@ -1093,7 +1093,7 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 int client_topic_wait(struct client *cl, const char *topic,
 		      int64_t deadline_ms, char *errstr, size_t errstr_size)
 {
-	uint64_t rounds, seen = UINT64_MAX;
+	uint64_t rounds;
 	int last_err = 0, rc;
 	char last_msg[512] = "";
 
@@ -1145,10 +1145,10 @@ int client_topic_wait(struct client *cl, const char *topic,
 			}
 			break;
 		}
-		if (seen != cl->md_responses) {
-			seen = cl->md_responses;
-			client_md_refresh_locked(cl, topic);
-		}
+		/* Ask again every turn: a lost or unanswered request must not
+		 * leave us waiting; the I/O thread keeps one in flight at
+		 * most and spaces them by retry.backoff.ms. */
+		client_md_refresh_locked(cl, topic);
 		until = now + (cl->conf.retry_backoff_ms > 0
 				       ? cl->conf.retry_backoff_ms
 				       : 10);

@@ -257,8 +257,22 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 			err = fr->error;
 	}
 	if (!err) {
-		for (size_t i = 0; i < fr->n_topics; i++)
+		uint64_t bytes = 0;
+
+		for (size_t i = 0; i < fr->n_topics; i++) {
 			nparts += fr->topics[i]->n_partitions;
+			for (size_t j = 0; j < fr->topics[i]->n_partitions; j++)
+				bytes += fr->topics[i]->partitions[j]
+						 ->records_size;
+		}
+		/* Checked before any position moves. */
+		if (bytes > resp->payload_len) {
+			err = FLUXO_ERR__BAD_MSG;
+			errstr = "a fetch response claims more record bytes "
+				 "than it carries";
+		}
+	}
+	if (!err) {
 		item = calloc(1, sizeof(*item) +
 					 (nparts ? nparts : 1) *
 						 sizeof(item->parts[0]));
@@ -290,11 +304,6 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 			int64_t at = -1, next;
 			int k;
 
-			if (fp->records_size > resp->payload_len - off) {
-				log_warn("consumer", "fetch response claims "
-					 "more record bytes than it carries");
-				goto out_unlock;
-			}
 			off += fp->records_size;
 			for (k = 0; k < cr->cnt; k++) {
 				if (cr->e[k].tp->partition == fp->partition &&

@@ -88,6 +88,7 @@ struct fluxo_producer {
 	int64_t pid;
 	int16_t epoch;
 	bool pid_inflight;
+	bool pid_warned;
 	int64_t pid_next_ms;
 	bool need_reset;		/* sequence hole: new producer id */
 	bool resequence;		/* renumber queued batches on new pid */
@@ -561,9 +562,11 @@ static void pid_cb(struct client *cl, struct req *req, int err,
 	if (!err && (!r || r->error))
 		err = r ? (int)r->error : FLUXO_ERR__BAD_MSG;
 	if (err) {
-		log_warn("producer", "InitProducerId failed (retrying in %d "
-			 "ms): %s", cl->conf.retry_backoff_ms,
-			 errstr ? errstr : fluxo_err2str(err));
+		if (!p->pid_warned)
+			log_warn("producer", "InitProducerId failed (retrying "
+				 "every %d ms): %s", cl->conf.retry_backoff_ms,
+				 errstr ? errstr : fluxo_err2str(err));
+		p->pid_warned = true;
 		p->pid_next_ms = clock_mono_ms() + cl->conf.retry_backoff_ms;
 		return;
 	}
