@@ -15,6 +15,8 @@
 
 #include "common/batch.h"
 #include "common/clock.h"
+#include "client/client_int.h"
+#include "common/frame.h"
 #include "common/net.h"
 #include "fluxo.h"
 #include "mock_broker.h"
@@ -712,10 +714,107 @@ START_TEST(test_buffer_memory_blocks)
 }
 END_TEST
 
+/* ------------------------------------------------------------ encoding */
+
+START_TEST(test_request_encoding)
+{
+	struct client cl;
+	Fluxo__Request head = FLUXO__REQUEST__INIT, *back;
+	Fluxo__MetadataRequest mr = FLUXO__METADATA_REQUEST__INIT;
+	struct iovec pieces[6];
+	char payload[6][10];
+	struct frame_info fi;
+	struct req *r1, *r2;
+	struct buf all = BUF_INIT;
+	char *topics[] = { "a", "b" };
+
+	memset(&cl, 0, sizeof(cl));
+	cl.conf.client_id = "tester";
+	cl.conf.request_timeout_ms = 1234;
+	atomic_init(&cl.corr_seq, 41);
+	mr.topics = topics;
+	mr.n_topics = 2;
+	head.body_case = FLUXO__REQUEST__BODY_METADATA;
+	head.metadata = &mr;
+	for (int i = 0; i < 6; i++) {
+		memset(payload[i], 'a' + i, sizeof(payload[i]));
+		pieces[i].iov_base = payload[i];
+		pieces[i].iov_len = sizeof(payload[i]);
+	}
+	r1 = req_new(&cl, &head, pieces, 6, 7, 0, NULL, NULL);
+	r2 = req_new(&cl, &head, NULL, 0, CLIENT_ANY_BROKER, 50, NULL, NULL);
+	ck_assert_ptr_nonnull(r1);
+	ck_assert_int_eq(r1->corr_id, 41);
+	ck_assert_int_eq(r2->corr_id, 42);
+	ck_assert_int_eq(r1->api, FLUXO__API_KEY__METADATA);
+	ck_assert_int_eq(r1->timeout_ms, 1234);
+	ck_assert_int_eq(r2->timeout_ms, 50);
+	ck_assert_uint_eq(r1->total, r1->head.len + 60);
+	ck_assert_int_eq(r1->iov_cnt, 6);
+	/* The frame on the wire: prefix, head, payload pieces in order. */
+	buf_append(&all, r1->head.data, r1->head.len);
+	for (int i = 0; i < r1->iov_cnt; i++)
+		buf_append(&all, r1->iov[i].iov_base, r1->iov[i].iov_len);
+	ck_assert_int_eq(frame_parse_prefix(all.data, all.len, 1 << 20, &fi),
+			 0);
+	ck_assert_uint_eq(fi.total, all.len);
+	ck_assert_uint_eq(fi.payload_len, 60);
+	back = fluxo__request__unpack(NULL, fi.head_len, all.data + 8);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(back->api, FLUXO__API_KEY__METADATA);
+	ck_assert_int_eq(back->version, 0);
+	ck_assert_int_eq(back->correlation_id, 41);
+	ck_assert_str_eq(back->client_id, "tester");
+	ck_assert_int_eq(back->body_case, FLUXO__REQUEST__BODY_METADATA);
+	ck_assert_uint_eq(back->metadata->n_topics, 2);
+	ck_assert_str_eq(back->metadata->topics[1], "b");
+	ck_assert(memcmp(all.data + 8 + fi.head_len + 50, payload[5], 10) ==
+		  0);
+	fluxo__request__free_unpacked(back, NULL);
+	buf_free(&all);
+	req_free(r1);
+	req_free(r2);
+}
+END_TEST
+
+START_TEST(test_response_detach)
+{
+	Fluxo__Response head = FLUXO__RESPONSE__INIT;
+	struct buf frame = BUF_INIT;
+	struct resp r, *d;
+
+	head.correlation_id = 9;
+	head.error = FLUXO__ERROR_CODE__NOT_CONTROLLER;
+	head.error_message = "go elsewhere";
+	ck_assert_int_eq(frame_encode_head(&frame, &head.base, 5), 0);
+	buf_append(&frame, "12345", 5);
+	memset(&r, 0, sizeof(r));
+	r.frame = frame.data;
+	r.frame_len = frame.len;
+	r.frame_owned = false;
+	d = resp_detach(&r);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_ne(d->frame, frame.data);	/* copied: not owned */
+	ck_assert_int_eq(d->head->correlation_id, 9);
+	ck_assert_str_eq(d->head->error_message, "go elsewhere");
+	ck_assert_uint_eq(d->payload_len, 5);
+	ck_assert(memcmp(d->payload, "12345", 5) == 0);
+	ck_assert_ptr_eq(resp_detach(d), d);	/* already detached */
+	resp_free(d);
+	/* An owned frame moves instead of being copied. */
+	r.frame_owned = true;
+	d = resp_detach(&r);
+	ck_assert_ptr_eq(d->frame, frame.data);
+	ck_assert(!r.frame_owned);
+	resp_free(d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("client_core");
 	TCase *tc = tcase_create("mock");
+	TCase *enc = tcase_create("encoding");
 	SRunner *sr;
 	int failed;
 
@@ -738,6 +837,9 @@ int main(void)
 	tcase_add_test(tc, test_destroy_fails_pending);
 	tcase_add_test(tc, test_buffer_memory_blocks);
 	suite_add_tcase(s, tc);
+	tcase_add_test(enc, test_request_encoding);
+	tcase_add_test(enc, test_response_detach);
+	suite_add_tcase(s, enc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
