@@ -27,6 +27,8 @@
 #include "common/log.h"
 
 #define VISIBLE_POLL_MS 100
+/* Metadata answers denying a topic before a lookup gives up on it. */
+#define ADMIN_DENIALS 3
 
 struct fluxo_admin {
 	struct client cl;
@@ -850,7 +852,8 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 		int cnt;
 
 		/* The leader, from the cache (refreshed when unknown). */
-		cnt = client_topic_wait(&a->cl, topic, deadline, errstr,
+		cnt = client_topic_wait(&a->cl, topic, deadline,
+					ADMIN_DENIALS, errstr,
 					errstr_size);
 		if (cnt < 0)
 			return cnt;

@@ -1091,14 +1091,16 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 }
 
 int client_topic_wait(struct client *cl, const char *topic,
-		      int64_t deadline_ms, char *errstr, size_t errstr_size)
+		      int64_t deadline_ms, int max_denials, char *errstr,
+		      size_t errstr_size)
 {
-	uint64_t rounds;
-	int last_err = 0, rc;
+	uint64_t rounds, seen = UINT64_MAX;
+	int last_err = 0, rc, denials = 0;
 	char last_msg[512] = "";
 
 	pthread_mutex_lock(&cl->md_lock);
 	rounds = cl->down_rounds;
+	seen = cl->md_responses;	/* only fresh answers count as denials */
 	for (;;) {
 		const struct md_topic *t = md_topic_find(&cl->md, topic);
 		int64_t now = clock_mono_ms(), until;
@@ -1110,6 +1112,11 @@ int client_topic_wait(struct client *cl, const char *topic,
 		if (t && t->err) {
 			last_err = t->err;
 			client_strlcpy(last_msg, t->errstr, sizeof(last_msg));
+			if (seen != cl->md_responses &&
+			    t->err == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+				seen = cl->md_responses;
+				denials++;
+			}
 			if (t->err == FLUXO_ERR_INVALID_TOPIC_EXCEPTION) {
 				client_fmt(errstr, errstr_size,
 					 "topic \"%s\" is invalid%s%s", topic,
@@ -1123,7 +1130,8 @@ int client_topic_wait(struct client *cl, const char *topic,
 			rc = FLUXO_ERR__TRANSPORT;
 			break;
 		}
-		if (now >= deadline_ms) {
+		if (now >= deadline_ms ||
+		    (max_denials > 0 && denials >= max_denials)) {
 			if (last_err == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
 				client_fmt(errstr, errstr_size,
 					 "topic \"%s\" does not exist%s%s",

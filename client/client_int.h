@@ -282,13 +282,15 @@ void client_md_refresh_locked(struct client *cl, const char *topic);
 /*
  * Waits until topic appears in the metadata without a topic-level error,
  * refreshing every retry.backoff.ms. Returns its partition count (> 0);
- * FLUXO_ERR__UNKNOWN_TOPIC when the brokers still deny it at deadline
+ * FLUXO_ERR__UNKNOWN_TOPIC when the brokers still deny it at deadline, or
+ * have denied it in max_denials metadata answers (0: no such limit)
  * (errstr: their message); FLUXO_ERR__TRANSPORT when every broker failed
  * to connect (errstr names them); FLUXO_ERR__TIMED_OUT otherwise. Not on
  * the I/O thread; takes md_lock.
  */
 int client_topic_wait(struct client *cl, const char *topic,
-		      int64_t deadline_ms, char *errstr, size_t errstr_size);
+		      int64_t deadline_ms, int max_denials, char *errstr,
+		      size_t errstr_size);
 
 /* Condition variables on the monotonic clock, and a wait until a
  * monotonic deadline in ms (INT64_MAX: no deadline). */

@@ -749,10 +749,13 @@ int fluxo_consumer_assign(fluxo_consumer_t *c, const char *topic,
 	if (!c || !topic || !*topic || partition < -1 ||
 	    offset < FLUXO_OFFSET_BEGINNING)
 		return FLUXO_ERR__INVALID_ARG;
+	/* A topic the brokers deny in three answers (retry.backoff.ms
+	 * apart) does not exist: say so rather than wait the whole
+	 * request.timeout.ms. */
 	cnt = client_topic_wait(&c->cl, topic,
 				clock_mono_ms() +
 					c->cl.conf.request_timeout_ms,
-				errstr, sizeof(errstr));
+				3, errstr, sizeof(errstr));
 	if (cnt < 0) {
 		log_debug("consumer", "assign %s: %s", topic, errstr);
 		return cnt;

@@ -268,7 +268,8 @@ fluxo_consumer_t *fluxo_consumer_new(fluxo_conf_t *conf, char *errstr,
 /*
  * Adds topic/partition to the assignment, starting at offset (>= 0,
  * FLUXO_OFFSET_BEGINNING or FLUXO_OFFSET_END). partition -1 assigns every
- * partition of the topic (looked up within request.timeout.ms). Assigning
+ * partition of the topic (looked up within request.timeout.ms; a topic the
+ * brokers deny in three metadata answers is reported at once). Assigning
  * a partition again moves it like fluxo_consumer_seek().
  * Returns 0, FLUXO_ERR__UNKNOWN_TOPIC, FLUXO_ERR__UNKNOWN_PARTITION,
  * FLUXO_ERR__TRANSPORT (no broker reachable) or FLUXO_ERR__TIMED_OUT.

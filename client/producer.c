@@ -447,17 +447,41 @@ static void settle_all(struct fluxo_producer *p, struct preq *pr, int err,
 	dr_push(p, done);
 }
 
+/*
+ * The response entry of topic/partition. Brokers answer in request order,
+ * so the entry after the previous match (*ti, *pj) is tried first; any
+ * order is accepted.
+ */
 static const Fluxo__ProducePartitionResponse *
-find_presp(const Fluxo__ProduceResponse *r, const char *topic, int32_t part)
+find_presp(const Fluxo__ProduceResponse *r, const char *topic, int32_t part,
+	   size_t *ti, size_t *pj)
 {
+	for (size_t k = 0; k < 2; k++) {
+		size_t i = *ti, j = *pj + k;
+
+		if (i < r->n_topics && j >= r->topics[i]->n_partitions) {
+			i++;
+			j = 0;
+		}
+		if (i < r->n_topics && j < r->topics[i]->n_partitions &&
+		    r->topics[i]->partitions[j]->partition == part &&
+		    strcmp(r->topics[i]->name, topic) == 0) {
+			*ti = i;
+			*pj = j;
+			return r->topics[i]->partitions[j];
+		}
+	}
 	for (size_t i = 0; i < r->n_topics; i++) {
 		const Fluxo__ProduceTopicResponse *t = r->topics[i];
 
 		if (strcmp(t->name, topic) != 0)
 			continue;
 		for (size_t j = 0; j < t->n_partitions; j++)
-			if (t->partitions[j]->partition == part)
+			if (t->partitions[j]->partition == part) {
+				*ti = i;
+				*pj = j;
 				return t->partitions[j];
+			}
 	}
 	return NULL;
 }
@@ -471,6 +495,7 @@ static void produce_cb(struct client *cl, struct req *req, int err,
 	struct pbatch *done = NULL;
 	bool refresh = false;
 	int64_t now = clock_mono_ms();
+	size_t ti, pj;
 
 	if (err == 0 && !resp) {
 		/* acks=0: written is all there will ever be. */
@@ -494,13 +519,15 @@ static void produce_cb(struct client *cl, struct req *req, int err,
 		goto out_free;
 	}
 	r = resp->head->produce;
+	ti = pj = 0;
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < pr->cnt; i++) {
 		struct pbatch *b = pr->b[i];
 		const Fluxo__ProducePartitionResponse *pp;
 		int64_t base;
 
-		pp = find_presp(r, b->tp->topic->name, b->tp->partition);
+		pp = find_presp(r, b->tp->topic->name, b->tp->partition, &ti,
+				&pj);
 		if (!pp) {
 			settle(p, b, FLUXO_ERR__BAD_MSG,
 			       "the broker's produce response does not "
@@ -1110,7 +1137,7 @@ int fluxo_produce(fluxo_producer_t *p, const char *topic, int32_t partition,
 		topic_refresh_locked(p, t);
 	while (t->part_cnt <= 0) {
 		pthread_mutex_unlock(&p->lock);
-		rc = client_topic_wait(&p->cl, topic, deadline, errstr,
+		rc = client_topic_wait(&p->cl, topic, deadline, 0, errstr,
 				       sizeof(errstr));
 		pthread_mutex_lock(&p->lock);
 		topic_refresh_locked(p, t);
@@ -1226,7 +1253,7 @@ int fluxo_producer_partition_count(fluxo_producer_t *p, const char *topic,
 	rc = client_topic_wait(&p->cl, topic,
 			       clock_mono_ms() +
 				       (timeout_ms < 0 ? INT32_MAX : timeout_ms),
-			       errstr, sizeof(errstr));
+			       3, errstr, sizeof(errstr));
 	if (rc > 0) {
 		pthread_mutex_lock(&p->lock);
 		topic_refresh_locked(p, t);
