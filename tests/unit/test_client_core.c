@@ -463,6 +463,28 @@ START_TEST(test_consume_out_of_range)
 }
 END_TEST
 
+START_TEST(test_consume_unknown_topic)
+{
+	fluxo_conf_t *cc = conf_for(&mock);
+	fluxo_consumer_t *c;
+	char err[512];
+	int64_t t0;
+
+	set(cc, "retry.backoff.ms", "50");
+	c = fluxo_consumer_new(cc, err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(fluxo_consumer_assign(c, "nope", 0, 0),
+			 FLUXO_ERR__UNKNOWN_TOPIC);
+	ck_assert_int_lt(clock_mono_ms() - t0, 2000);
+	ck_assert_int_eq(fluxo_consumer_assign(c, "t1", 3, 0),
+			 FLUXO_ERR__UNKNOWN_PARTITION);
+	ck_assert_int_eq(fluxo_consumer_assign(c, "t1", 0, -7),
+			 FLUXO_ERR__INVALID_ARG);
+	fluxo_consumer_destroy(c);
+}
+END_TEST
+
 START_TEST(test_consume_multi_partition)
 {
 	struct drs *d = calloc(1, sizeof(*d));
@@ -830,6 +852,7 @@ int main(void)
 	tcase_add_test(tc, test_produce_codecs);
 	tcase_add_test(tc, test_consume_seek);
 	tcase_add_test(tc, test_consume_out_of_range);
+	tcase_add_test(tc, test_consume_unknown_topic);
 	tcase_add_test(tc, test_consume_multi_partition);
 	tcase_add_test(tc, test_admin);
 	tcase_add_test(tc, test_broker_down);
