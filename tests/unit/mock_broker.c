@@ -198,6 +198,24 @@ static bool h_produce(struct mock_broker *m, struct arena *a,
 				continue;
 			}
 			part = &t->parts[pp->partition];
+			/* Idempotence as Kafka checks it: sequences must
+			 * follow on; an old one is a duplicate. */
+			if (info.producer_id >= 0) {
+				bool same = part->pid == info.producer_id;
+				int32_t want = same ? part->last_seq + 1 : 0;
+
+				if (same && info.base_sequence < want) {
+					ppr->error = FLUXO__ERROR_CODE__DUPLICATE_SEQUENCE_NUMBER;
+					continue;
+				}
+				if (info.base_sequence != want) {
+					ppr->error = FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+					m->out_of_order++;
+					continue;
+				}
+				part->pid = info.producer_id;
+				part->last_seq = info.last_sequence;
+			}
 			ppr->base_offset = part->next_offset;
 			for (size_t pos = 0; pos < len;) {
 				struct batch_header h;

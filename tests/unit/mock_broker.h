@@ -28,6 +28,8 @@ struct mock_part {
 	int64_t next_offset;
 	int64_t start_offset;
 	int batch_cnt;
+	int64_t pid;		/* idempotence: last producer id seen */
+	int32_t last_seq;	/* and its last sequence */
 };
 
 struct mock_topic {
@@ -59,6 +61,7 @@ struct mock_broker {
 	int fetch_requests;
 	int metadata_requests;
 	int64_t next_pid;
+	int out_of_order;	/* OUT_OF_ORDER_SEQUENCE_NUMBER answers */
 	int last_acks;
 };
 

@@ -293,6 +293,44 @@ START_TEST(test_produce_idempotent)
 }
 END_TEST
 
+/* Retries with 5 requests in flight keep sequences and offsets in order. */
+START_TEST(test_produce_idempotent_retry)
+{
+	struct drs *d = calloc(1, sizeof(*d));
+	fluxo_conf_t *c = conf_for(&mock);
+	fluxo_producer_t *p;
+
+	set(c, "enable.idempotence", "true");
+	set(c, "retry.backoff.ms", "5");
+	set(c, "batch.size", "1000");
+	p = producer(c, d);
+	produce_n(p, "t1", 0, 10, 0);
+	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
+	pthread_mutex_lock(&mock.lock);
+	mock.produce_errors = 1;
+	mock.produce_error_code = FLUXO_ERR_NOT_ENOUGH_REPLICAS;
+	mock.produce_delay_ms = 2;	/* let requests pile up */
+	pthread_mutex_unlock(&mock.lock);
+	for (int round = 0; round < 5; round++) {
+		produce_n(p, "t1", 0, 2000, 10 + round * 2000);
+		pthread_mutex_lock(&mock.lock);
+		mock.produce_errors = 1;
+		pthread_mutex_unlock(&mock.lock);
+	}
+	ck_assert_int_eq(fluxo_producer_flush(p, 20000), 0);
+	ck_assert_int_eq(d->failed, 0);
+	ck_assert_int_eq(d->ok, 10010);
+	for (int i = 0; i < 10010; i++)
+		ck_assert_int_eq(d->offsets[0][i], i);
+	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 10010);
+	/* The broker saw requests behind a failed one, out of order, and
+	 * the producer resent them in order. */
+	ck_assert_int_gt(mock.produce_requests, 20);
+	fluxo_producer_destroy(p);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_produce_unknown_topic)
 {
 	struct drs *d = calloc(1, sizeof(*d));
@@ -848,6 +886,7 @@ int main(void)
 	tcase_add_test(tc, test_produce_retry);
 	tcase_add_test(tc, test_produce_reconnect);
 	tcase_add_test(tc, test_produce_idempotent);
+	tcase_add_test(tc, test_produce_idempotent_retry);
 	tcase_add_test(tc, test_produce_unknown_topic);
 	tcase_add_test(tc, test_produce_codecs);
 	tcase_add_test(tc, test_consume_seek);
