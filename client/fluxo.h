@@ -188,7 +188,15 @@ fluxo_producer_t *fluxo_producer_new(fluxo_conf_t *conf, char *errstr,
  * metadata is unknown or buffer.memory is full.
  * Returns 0; FLUXO_ERR__QUEUE_FULL, FLUXO_ERR__UNKNOWN_TOPIC (the topic
  * does not exist when max.block.ms passes), FLUXO_ERR__UNKNOWN_PARTITION,
- * FLUXO_ERR__MSG_SIZE_TOO_LARGE, FLUXO_ERR__INVALID_ARG.
+ * FLUXO_ERR__MSG_SIZE_TOO_LARGE, FLUXO_ERR__INVALID_ARG,
+ * FLUXO_ERR__TRANSPORT (no broker could be reached: every one refused or
+ * timed out a connection while this call waited for metadata),
+ * FLUXO_ERR__TIMED_OUT (metadata did not arrive within max.block.ms).
+ * Only a record that returned 0 gets a delivery report, with one
+ * exception: on FLUXO_ERR__UNKNOWN_TOPIC the record is also reported
+ * (err FLUXO_ERR__UNKNOWN_TOPIC, errstr carrying the broker's explanation,
+ * e.g. that auto.create.topics.enable is false), so that code driven by
+ * delivery callbacks sees why; its msg_opaque is passed there too.
  */
 int fluxo_produce(fluxo_producer_t *p, const char *topic, int32_t partition,
 		  const void *key, size_t key_len, const void *value,
@@ -260,22 +268,27 @@ fluxo_consumer_t *fluxo_consumer_new(fluxo_conf_t *conf, char *errstr,
 /*
  * Adds topic/partition to the assignment, starting at offset (>= 0,
  * FLUXO_OFFSET_BEGINNING or FLUXO_OFFSET_END). partition -1 assigns every
- * partition of the topic (looked up within request.timeout.ms).
- * Returns 0, FLUXO_ERR__UNKNOWN_TOPIC, FLUXO_ERR__UNKNOWN_PARTITION or a
- * transport error.
+ * partition of the topic (looked up within request.timeout.ms; a topic the
+ * brokers deny in three metadata answers is reported at once). Assigning
+ * a partition again moves it like fluxo_consumer_seek().
+ * Returns 0, FLUXO_ERR__UNKNOWN_TOPIC, FLUXO_ERR__UNKNOWN_PARTITION,
+ * FLUXO_ERR__TRANSPORT (no broker reachable) or FLUXO_ERR__TIMED_OUT.
  */
 int fluxo_consumer_assign(fluxo_consumer_t *c, const char *topic,
 			  int32_t partition, int64_t offset);
 
-/* Drops every assignment. */
+/* Drops every assignment; data already fetched for it is discarded. */
 int fluxo_consumer_unassign(fluxo_consumer_t *c);
 
-/* Moves an assigned partition's position (offset as for assign). */
+/* Moves an assigned partition's position (offset as for assign). Data
+ * fetched before the seek is never returned. Returns 0 or
+ * FLUXO_ERR__UNKNOWN_PARTITION when the partition is not assigned. */
 int fluxo_consumer_seek(fluxo_consumer_t *c, const char *topic,
 			int32_t partition, int64_t offset);
 
 /* Moves the position to the first record with a timestamp >= ts_ms (or to
- * the end if none). */
+ * the end if none). The offset is looked up in the background (ListOffsets
+ * to the leader); poll and position see the result. */
 int fluxo_consumer_seek_timestamp(fluxo_consumer_t *c, const char *topic,
 				  int32_t partition, int64_t ts_ms);
 
@@ -283,12 +296,19 @@ int fluxo_consumer_seek_timestamp(fluxo_consumer_t *c, const char *topic,
  * Returns the next record or error event, waiting up to timeout_ms
  * (-1: forever), or NULL when none arrived in time. The message is
  * borrowed: valid until the next call on c. Records come in offset order
- * per partition.
+ * per partition. Error events have err != 0: a partition's error
+ * (FLUXO_ERR_OFFSET_OUT_OF_RANGE with auto.offset.reset=none, after which
+ * the partition waits for a seek; FLUXO_ERR__BAD_MSG for corrupt data,
+ * which is skipped), or FLUXO_ERR__TRANSPORT with topic "" and partition
+ * -1 each time every broker has failed a connection attempt.
  */
 const fluxo_message_t *fluxo_consumer_poll(fluxo_consumer_t *c,
 					   int timeout_ms);
 
-/* The next offset to be returned for an assigned partition. */
+/* The next offset to be returned for an assigned partition. Waits up to
+ * request.timeout.ms while a logical position (beginning, end, timestamp)
+ * is being resolved. Returns 0, FLUXO_ERR__UNKNOWN_PARTITION (not
+ * assigned) or FLUXO_ERR__TIMED_OUT. */
 int fluxo_consumer_position(fluxo_consumer_t *c, const char *topic,
 			    int32_t partition, int64_t *offset);
 
@@ -297,6 +317,14 @@ void fluxo_consumer_destroy(fluxo_consumer_t *c);
 /* ------------------------------------------------------------------ admin */
 
 typedef struct fluxo_admin fluxo_admin_t;
+
+/*
+ * Every admin call is synchronous and bounded by its timeout_ms (<= 0:
+ * default.api.timeout.ms). When no broker can be reached a call fails with
+ * FLUXO_ERR__TRANSPORT as soon as every known broker has refused or timed
+ * out a connection (socket.connection.setup.timeout.ms), with errstr
+ * naming each address; it does not wait out its whole timeout.
+ */
 
 /* Takes ownership of conf on success. */
 fluxo_admin_t *fluxo_admin_new(fluxo_conf_t *conf, char *errstr,
