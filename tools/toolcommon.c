@@ -371,9 +371,17 @@ int tool_parse_args(const struct tool_spec *spec, int argc, char **argv,
 			continue;
 		}
 		if (c == '?') {
-			rc = unknown_flag(spec, optind > 0 && optind <= argc ?
-							argv[optind - 1] :
-							"?");
+			f = optopt ? flag_by_val(spec, optopt) : NULL;
+			if (f)	/* "--verbose=yes" for a flag without value */
+				rc = tool_usage_error(spec,
+						      "option '--%s' does not "
+						      "take a value",
+						      f->name);
+			else
+				rc = unknown_flag(spec,
+						  optind > 0 && optind <= argc ?
+							  argv[optind - 1] :
+							  "?");
 			break;
 		}
 		if (c == ':') {
