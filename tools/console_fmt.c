@@ -137,26 +137,28 @@ int msg_format_init(struct msg_format *f)
 int msg_format_set(struct msg_format *f, const char *name, const char *value,
 		   char *errstr, size_t errstr_size)
 {
+#define F(field) offsetof(struct msg_format, field)
 	static const struct {
 		const char *name;
 		size_t off;
 	} bools[] = {
-		{ "print.timestamp", offsetof(struct msg_format, print_timestamp) },
-		{ "print.key", offsetof(struct msg_format, print_key) },
-		{ "print.value", offsetof(struct msg_format, print_value) },
-		{ "print.partition", offsetof(struct msg_format, print_partition) },
-		{ "print.offset", offsetof(struct msg_format, print_offset) },
-		{ "print.headers", offsetof(struct msg_format, print_headers) },
+		{ "print.timestamp", F(print_timestamp) },
+		{ "print.key", F(print_key) },
+		{ "print.value", F(print_value) },
+		{ "print.partition", F(print_partition) },
+		{ "print.offset", F(print_offset) },
+		{ "print.headers", F(print_headers) },
 	};
 	static const struct {
 		const char *name;
 		size_t off;
 	} seps[] = {
-		{ "key.separator", offsetof(struct msg_format, key_sep) },
-		{ "line.separator", offsetof(struct msg_format, line_sep) },
-		{ "headers.separator", offsetof(struct msg_format, headers_sep) },
-		{ "null.literal", offsetof(struct msg_format, null_literal) },
+		{ "key.separator", F(key_sep) },
+		{ "line.separator", F(line_sep) },
+		{ "headers.separator", F(headers_sep) },
+		{ "null.literal", F(null_literal) },
 	};
+#undef F
 	size_t i;
 
 	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)

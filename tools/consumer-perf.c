@@ -288,11 +288,12 @@ int main(int argc, char **argv)
 	if (!o.bootstrap)
 		o.bootstrap = o.broker_list;
 	if (!o.topic || o.messages < 0 || !o.bootstrap) {
-		rc = tool_usage_error(&spec, "%s is required",
-				      !o.topic ? "--topic TOPIC" :
-				      o.messages < 0 ?
-						 "--messages N" :
-						 "--bootstrap-server HOST:PORT");
+		const char *what = !o.topic	    ? "--topic TOPIC" :
+				   o.messages < 0 ? "--messages N" :
+						    "--bootstrap-server "
+						    "HOST:PORT";
+
+		rc = tool_usage_error(&spec, "%s is required", what);
 		goto out;
 	}
 	if (tool_props_set(&defaults, "client.id", "perf-consumer-client",

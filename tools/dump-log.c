@@ -149,8 +149,9 @@ int main(int argc, char **argv)
 	o.d.max_batch_bytes = DUMPLOG_MAX_BATCH_DEFAULT;
 	rc = tool_parse_args(&spec, argc, argv, on_flag, &o);
 	if (rc == TOOL_CONTINUE && o.nfiles == 0)
-		rc = tool_usage_error(&spec, "--files is required (e.g. --files "
-					     "00000000000000000000.log)");
+		rc = tool_usage_error(&spec,
+				      "--files is required (e.g. --files "
+				      "00000000000000000000.log)");
 	for (i = 0; rc == TOOL_CONTINUE && i < o.nfiles; i++) {
 		int r = dumplog_file(spec.prog, o.files[i], &o.d, stdout,
 				     stderr);

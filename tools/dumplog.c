@@ -219,7 +219,8 @@ static void dump_log(struct dump *d)
 	uint8_t prefix[BATCH_LOG_OVERHEAD];
 
 	if (d->base_offset >= 0)
-		fprintf(d->out, "Starting offset: %" PRId64 "\n", d->base_offset);
+		fprintf(d->out, "Starting offset: %" PRId64 "\n",
+			d->base_offset);
 	while (pos < d->size) {
 		uint64_t left = d->size - pos;
 		struct batch_header h;
@@ -291,8 +292,8 @@ static void dump_log(struct dump *d)
 				" (stored %" PRIu32 ", computed %" PRIu32 ")",
 				h.base_offset, h.crc, crc);
 		} else {
-			rc = batch_validate(b.data, total, d->o->max_batch_bytes,
-					    NULL);
+			rc = batch_validate(b.data, total,
+					    d->o->max_batch_bytes, NULL);
 			if (rc != 0) {
 				valid = false;
 				problem(d, pos,
@@ -329,7 +330,8 @@ static void dump_log(struct dump *d)
 		pos += total;
 	}
 	if (pos < d->size)
-		fprintf(d->out, "Found %" PRIu64 " invalid bytes at the end of %s\n",
+		fprintf(d->out,
+			"Found %" PRIu64 " invalid bytes at the end of %s\n",
 			d->size - pos, basename_of(d->path));
 	buf_free(&b);
 }
@@ -412,12 +414,12 @@ static void dump_index(struct dump *d, bool time_index)
 		if (d->o->index_sanity)
 			continue;
 		if (time_index)
-			fprintf(d->out, "timestamp: %" PRId64 " offset: %" PRId64
-					"\n",
+			fprintf(d->out,
+				"timestamp: %" PRId64 " offset: %" PRId64 "\n",
 				ts, d->base_offset + (int64_t)rel);
 		else
-			fprintf(d->out, "offset: %" PRId64 " position: %" PRIu32
-					"\n",
+			fprintf(d->out,
+				"offset: %" PRId64 " position: %" PRIu32 "\n",
 				d->base_offset + (int64_t)rel, epos);
 	}
 	if (d->o->index_sanity && !d->bad)

@@ -285,7 +285,8 @@ static void maybe_report(struct run *r, int64_t now_ms)
 	char line[256];
 
 	if (perf_stats_window_due(&r->stats, now_ms)) {
-		int n = perf_stats_window(&r->stats, now_ms, line, sizeof(line));
+		int n = perf_stats_window(&r->stats, now_ms, line,
+					  sizeof(line));
 
 		fwrite(line, 1, (size_t)n, stdout);
 		fflush(stdout);
@@ -429,8 +430,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((o.record_size > 0) == (o.payload_file != NULL)) {
-		rc = tool_usage_error(&spec, "give exactly one of --record-size "
-					     "and --payload-file");
+		rc = tool_usage_error(&spec,
+				      "give exactly one of --record-size and "
+				      "--payload-file");
 		goto out;
 	}
 	if (!o.has_props && !o.config_file && !o.bootstrap) {

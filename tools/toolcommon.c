@@ -717,7 +717,7 @@ void tool_request_stop(void)
 void tool_sleep_ns(int64_t ns)
 {
 	struct timespec ts;
-	const int64_t slice = 100 * 1000 * 1000;	/* re-check every 100 ms */
+	const int64_t slice = 100 * 1000 * 1000; /* re-check every 100 ms */
 
 	while (ns > 0 && !tool_stopping()) {
 		int64_t now = ns < slice ? ns : slice;

@@ -472,6 +472,8 @@ static int do_describe(const struct opts *o, fluxo_admin_t *a,
 	rc = select_topics(o, md, &sel, &cnt);
 	for (i = 0; rc == 0 && i < cnt; i++) {
 		const fluxo_topic_md_t *t = sel[i];
+		int rf = t->partition_cnt > 0 ? t->partitions[0].replica_cnt :
+						0;
 		char *configs = NULL;
 		int min_isr;
 
@@ -482,10 +484,7 @@ static int do_describe(const struct opts *o, fluxo_admin_t *a,
 		}
 		if (!reports && (!o->with_overrides || configs[0]))
 			topic_print_summary(stdout, t->name, t->partition_cnt,
-					    t->partition_cnt > 0 ?
-						    t->partitions[0].replica_cnt :
-						    0,
-					    configs);
+					    rf, configs);
 		for (j = 0; !o->with_overrides && j < t->partition_cnt; j++)
 			if (partition_selected(o, &t->partitions[j], md,
 					       min_isr))

@@ -213,7 +213,8 @@ int main(int argc, char **argv)
 	if (!o.topic || !o.bootstrap) {
 		rc = tool_usage_error(&spec, "%s is required",
 				      !o.topic ? "--topic TOPIC" :
-						 "--bootstrap-server HOST:PORT");
+						 "--bootstrap-server "
+						 "HOST:PORT");
 		goto out;
 	}
 	if (!isatty(STDOUT_FILENO))

@@ -266,11 +266,13 @@ static void produce(fluxo_producer_t *p, struct run *r)
 			fluxo_producer_poll(p, 10);
 		}
 		if (rc != 0) {
-			fluxo_delivery_t dr = { .topic = o->topic,
-						.partition = -1,
-						.offset = -1,
-						.err = rc,
-						.msg_opaque = (void *)(intptr_t)i };
+			fluxo_delivery_t dr = {
+				.topic = o->topic,
+				.partition = -1,
+				.offset = -1,
+				.err = rc,
+				.msg_opaque = (void *)(intptr_t)i,
+			};
 
 			on_delivery(&dr, r);
 		}
@@ -313,7 +315,8 @@ int main(int argc, char **argv)
 	if (!o.topic || !o.bootstrap) {
 		rc = tool_usage_error(&spec, "%s is required",
 				      !o.topic ? "--topic TOPIC" :
-						 "--bootstrap-server HOST:PORT");
+						 "--bootstrap-server "
+						 "HOST:PORT");
 		goto out;
 	}
 	/* Kafka sets acks and retries=0 before loading the file. */

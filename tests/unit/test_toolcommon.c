@@ -56,6 +56,9 @@ static void release(void)
 	fclose(tool_err);
 	tool_out = NULL;
 	tool_err = NULL;
+	free(out_buf);
+	free(err_buf);
+	out_buf = err_buf = NULL;
 }
 
 /* What the callback saw, as "id=value;" pairs. */
@@ -160,7 +163,7 @@ START_TEST(test_errors)
 			 "--topic TOPIC)\nRun with --help for usage.\n");
 	release();
 
-	/* "--topic --partitions 3": the value is missing, not "--partitions". */
+	/* "--topic --partitions 3": the value is missing. */
 	ck_assert_int_eq(parse(&spec, &s, "--topic", "--partitions", "3", NULL),
 			 TOOL_ERROR);
 	ck_assert_ptr_nonnull(strstr(err_buf, "'--topic' requires a value"));
