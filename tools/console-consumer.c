@@ -124,7 +124,8 @@ struct opts {
 
 static int parse_offset(struct opts *o, const char *arg)
 {
-	int64_t v;
+	char *end;
+	long long v;
 
 	o->has_offset = true;
 	if (strcasecmp(arg, "earliest") == 0) {
@@ -135,12 +136,15 @@ static int parse_offset(struct opts *o, const char *arg)
 		o->offset = FLUXO_OFFSET_END;
 		return 0;
 	}
-	if (tool_parse_i64(&spec, "--offset", arg, 0, INT64_MAX, &v) != 0) {
-		fprintf(tool_err ? tool_err : stderr,
-			"(valid values are 'earliest', 'latest', or a "
-			"non-negative number)\n");
-		return TOOL_ERROR;
-	}
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (end == arg || *end || errno || v < 0)
+		return tool_usage_error(&spec,
+					"The provided offset value '%s' is "
+					"incorrect. Valid values are "
+					"'earliest', 'latest', or a "
+					"non-negative long.",
+					arg);
 	o->offset = v;
 	return 0;
 }
