@@ -95,10 +95,14 @@ int tool_report_client_error(const struct tool_spec *spec,
 		    !servers[0])
 			snprintf(servers, sizeof(servers), "(bootstrap.servers "
 							   "not set)");
-		return tool_error(spec,
-				  "cannot reach any broker at %s within %d "
-				  "ms (%s)",
-				  servers, timeout_ms, why);
+		if (err == FLUXO_ERR__TIMED_OUT ||
+		    err == FLUXO_ERR_REQUEST_TIMED_OUT)
+			return tool_error(spec,
+					  "cannot reach any broker at %s "
+					  "within %d ms (%s)",
+					  servers, timeout_ms, why);
+		return tool_error(spec, "cannot reach any broker at %s (%s)",
+				  servers, why);
 	}
 	return tool_error(spec, "%s: %s", what, why);
 }

@@ -40,8 +40,9 @@ bool tool_err_is_unreachable(int err);
 /*
  * Prints why the cluster could not be used, naming the bootstrap servers
  * of conf for connection problems:
- *   "<prog>: cannot reach any broker at h:p within N ms (<reason>)"
- * or "<prog>: <what>: <reason>" otherwise. Returns TOOL_ERROR.
+ *   "<prog>: cannot reach any broker at h:p (<reason>)"
+ * ("... within N ms (<reason>)" for a timeout), or "<prog>: <what>:
+ * <reason>" otherwise. Returns TOOL_ERROR.
  */
 int tool_report_client_error(const struct tool_spec *spec,
 			     const fluxo_conf_t *conf, const char *what,

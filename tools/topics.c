@@ -336,9 +336,13 @@ static int client_error(const fluxo_conf_t *conf, int err,
 	if (tool_err_is_unreachable(err)) {
 		fluxo_conf_get(conf, "bootstrap.servers", servers,
 			       sizeof(servers));
-		return cmd_error("cannot reach any broker at %s within %d ms "
-				 "(%s)",
-				 servers, timeout_ms, why);
+		if (err == FLUXO_ERR__TIMED_OUT ||
+		    err == FLUXO_ERR_REQUEST_TIMED_OUT)
+			return cmd_error("cannot reach any broker at %s within "
+					 "%d ms (%s)",
+					 servers, timeout_ms, why);
+		return cmd_error("cannot reach any broker at %s (%s)", servers,
+				 why);
 	}
 	return cmd_error("%s", why);
 }
