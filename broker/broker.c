@@ -142,6 +142,97 @@ static int compute_advertised(struct broker *b, char *errstr,
 	return rc;
 }
 
+/*
+ * The ZooKeeper session of this broker's previous run.
+ *
+ * A broker killed with -9 leaves its /brokers/ids/<id> node behind until
+ * its session times out, so a quick restart would find "its" id taken.
+ * Each run records its session id and password in the first log dir; the
+ * next run, which holds that dir's lock and therefore knows the previous
+ * process is gone, reattaches to the old session and closes it, which
+ * removes the stale registration at once instead of after
+ * zookeeper.session.timeout.ms.
+ */
+static void session_file(struct broker *b, char *path, size_t size)
+{
+	const char *dirs = broker_conf_log_dirs(&b->conf);
+	size_t n = strcspn(dirs, ",");
+
+	snprintf(path, size, "%.*s/.zk_session", (int)n, dirs);
+}
+
+static void save_session(struct broker *b)
+{
+	char path[4096], tmp[4200];
+	clientid_t cid;
+	FILE *f;
+
+	if (zk_session_credentials(b->zk, &cid) != ZOK)
+		return;
+	session_file(b, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%llx ", (unsigned long long)cid.client_id);
+	for (size_t i = 0; i < sizeof(cid.passwd); i++)
+		fprintf(f, "%02x", (unsigned char)cid.passwd[i]);
+	fprintf(f, "\n");
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+static void close_previous_session(struct broker *b)
+{
+	char path[4096], hex[2 * sizeof(((clientid_t *)0)->passwd) + 1];
+	unsigned long long id = 0;
+	clientid_t cid = { 0 };
+	zhandle_t *zh;
+	FILE *f;
+	int64_t deadline;
+
+	session_file(b, path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%llx %32s", &id, hex) != 2 ||
+	    strlen(hex) != 2 * sizeof(cid.passwd)) {
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	cid.client_id = (int64_t)id;
+	for (size_t i = 0; i < sizeof(cid.passwd); i++) {
+		unsigned v = 0;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		cid.passwd[i] = (char)v;
+	}
+	zh = zookeeper_init(b->conf.zookeeper_connect, NULL,
+			    b->conf.zookeeper_session_timeout_ms, &cid, NULL,
+			    0);
+	if (!zh)
+		return;
+	deadline = clock_mono_ms() + 3000;
+	while (clock_mono_ms() < deadline) {
+		int st = zoo_state(zh);
+
+		if (st == ZOO_CONNECTED_STATE) {
+			log_info("broker",
+				 "closing the ZooKeeper session 0x%llx of this "
+				 "broker's previous run",
+				 id);
+			break;
+		}
+		if (st == ZOO_EXPIRED_SESSION_STATE ||
+		    st == ZOO_AUTH_FAILED_STATE)
+			break;
+		usleep(10000);
+	}
+	zookeeper_close(zh);
+	unlink(path);
+}
+
 static void on_epoch_change(void *arg, int64_t epoch)
 {
 	struct broker *b = arg;
@@ -153,6 +244,7 @@ static void on_epoch_change(void *arg, int64_t epoch)
 		return;
 	}
 	atomic_store(&b->broker_epoch, epoch);
+	save_session(b);
 	log_info("broker", "broker %d re-registered with epoch %lld",
 		 b->conf.broker_id, (long long)epoch);
 }
@@ -190,6 +282,7 @@ static int register_broker(struct broker *b, char *errstr, size_t errstr_size)
 	if (rc < 0)
 		return rc;
 	atomic_store(&b->broker_epoch, epoch);
+	save_session(b);
 	return 0;
 }
 
@@ -215,10 +308,11 @@ static void shutdown_broker(struct broker *b)
 {
 	atomic_store(&b->stopping, true);
 	metrics_glue_stop_serving(b);
-	if (b->conf.controlled_shutdown_enable && b->zk && b->reg)
+	if (b->conf.controlled_shutdown_enable && b->ctl &&
+	    atomic_load(&b->broker_epoch) >= 0)
 		controller_glue_controlled_shutdown(b);
-	admin_stop_config_watch(b);
 	controller_glue_stop(b);
+	admin_stop_config_watch(b);
 	server_stop(b->srv);
 	replica_glue_stop_all(b);
 	taskq_stop(b->admin_q);
@@ -280,6 +374,7 @@ int broker_run(struct broker_conf *conf, const char *config_path)
 		log_error("broker", "cannot start: %s", errstr);
 		goto out;
 	}
+	close_previous_session(b);
 	zc.connect = b->conf.zookeeper_connect;
 	zc.session_timeout_ms = b->conf.zookeeper_session_timeout_ms;
 	zc.connection_timeout_ms = b->conf.zookeeper_connection_timeout_ms;

@@ -188,10 +188,15 @@ void controller_glue_controlled_shutdown(struct broker *b)
 				 "controlled shutdown: %d partition(s) still "
 				 "led here",
 				 rc);
-		if (i + 1 < tries)
-			usleep((useconds_t)(b->conf
-						    .controlled_shutdown_retry_backoff_ms *
-					    1000));
+		if (i + 1 < tries) {
+			int64_t ms = b->conf.controlled_shutdown_retry_backoff_ms;
+
+			/* No controller known yet (just started, or one is
+			 * being elected): ask again soon. */
+			if (rc == ERR_NOT_FOUND && ms > 500)
+				ms = 500;
+			usleep((useconds_t)(ms * 1000));
+		}
 	}
 	log_warn("broker",
 		 "controlled shutdown did not complete; stopping anyway (the "

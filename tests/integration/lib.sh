@@ -20,7 +20,7 @@ export top_srcdir top_builddir
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fluxo-it.XXXXXX")
 ZK=""
-declare -A BROKER_PID BROKER_PORT BROKER_EXTRA
+declare -A BROKER_PID BROKER_PORT BROKER_EXTRA BROKER_LOGPOS
 STARTED_PIDS=()
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
@@ -96,14 +96,20 @@ broker_config() { # id extra...
   } >"$T/broker-$id.properties"
 }
 
-broker_serving() { # id: the broker is registered and answers
-  grep -q "broker $1 started" "$T/broker-$1.log" 2>/dev/null
+broker_serving() { # id: this run of the broker logged that it serves
+  tail -n +"$(( ${BROKER_LOGPOS[$1]:-0} + 1 ))" "$T/broker-$1.log" 2>/dev/null |
+    grep -q "broker $1 started"
 }
 
 broker_start() { # id extra...
   local id=$1; shift
   BROKER_EXTRA[$id]="$*"
   broker_config "$id" "$@"
+  if [ -f "$T/broker-$id.log" ]; then
+    BROKER_LOGPOS[$id]=$(wc -l <"$T/broker-$id.log")
+  else
+    BROKER_LOGPOS[$id]=0
+  fi
   "$top_builddir/fluxo-broker" "$T/broker-$id.properties" \
     >>"$T/broker-$id.log" 2>&1 &
   BROKER_PID[$id]=$!
@@ -142,7 +148,6 @@ broker_resume() { kill -CONT "${BROKER_PID[$1]}"; }
 
 broker_restart() { # id [extra...] (keeps its port and data)
   local id=$1; shift
-  sed -i "s/^broker $id started/(restarted) &/" "$T/broker-$id.log" 2>/dev/null || true
   if [ $# -gt 0 ]; then broker_start "$id" "$@"; else
     # shellcheck disable=SC2086
     broker_start "$id" ${BROKER_EXTRA[$id]}
