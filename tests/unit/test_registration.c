@@ -21,14 +21,17 @@ static char errstr[512];
 static char cid[64];
 
 static struct zk_endpoint eps[2] = {
-	{ "PLAINTEXT", "127.0.0.1", 9092, "PLAINTEXT" },
-	{ "INTERNAL", "127.0.0.1", 9093, "PLAINTEXT" },
+    {"PLAINTEXT", "127.0.0.1", 9092, "PLAINTEXT"},
+    {"INTERNAL", "127.0.0.1", 9093, "PLAINTEXT"},
 };
 
 static struct zk_broker info_for(int32_t id)
 {
-	struct zk_broker b = { .id = id, .jmx_port = -1, .endpoints = eps,
-			       .n_endpoints = 2, .rack = "rack-a" };
+	struct zk_broker b = {.id = id,
+			      .jmx_port = -1,
+			      .endpoints = eps,
+			      .n_endpoints = 2,
+			      .rack = "rack-a"};
 
 	return b;
 }
@@ -40,17 +43,17 @@ START_TEST(test_bootstrap_and_cluster_id)
 	struct Stat st;
 
 	ck_assert_ptr_nonnull(zs);
-	ck_assert_int_eq(registration_bootstrap(zs, id, sizeof(id), errstr,
-						sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_bootstrap(zs, id, sizeof(id), errstr, sizeof(errstr)),
+	    0);
 	ck_assert_int_eq(strlen(id), 22);
 	ck_assert_int_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
 				    "nopqrstuvwxyz0123456789-_"),
 			 22);
 	for (int i = 0; zkdata_persistent_paths[i]; i++)
-		ck_assert_msg(zk_exists(zs, zkdata_persistent_paths[i], NULL,
-					&st) == ZOK,
-			      "%s missing", zkdata_persistent_paths[i]);
+		ck_assert_msg(
+		    zk_exists(zs, zkdata_persistent_paths[i], NULL, &st) == ZOK,
+		    "%s missing", zkdata_persistent_paths[i]);
 	/* A second broker reads the same id. */
 	ck_assert_int_eq(registration_bootstrap(zs, id2, sizeof(id2), errstr,
 						sizeof(errstr)),
@@ -66,7 +69,7 @@ END_TEST
 START_TEST(test_register_writes_v4)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("reg"), 4000);
-	struct zk_broker info = info_for(1), dec = { 0 };
+	struct zk_broker info = info_for(1), dec = {0};
 	registration_t *reg;
 	struct Stat st;
 	int64_t epoch = -1, epoch2 = -1;
@@ -78,9 +81,8 @@ START_TEST(test_register_writes_v4)
 						sizeof(errstr)),
 			 0);
 	reg = registration_new(zs, &info, NULL, NULL);
-	ck_assert_int_eq(registration_register(reg, &epoch, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &epoch, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(zk_get(zs, "/brokers/ids/1", NULL, &data, &len, &st),
 			 ZOK);
 	ck_assert_int_eq(epoch, st.czxid);
@@ -99,9 +101,8 @@ START_TEST(test_register_writes_v4)
 	free(data);
 
 	/* Registering again in the same session keeps the node (a retry). */
-	ck_assert_int_eq(registration_register(reg, &epoch2, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &epoch2, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(epoch2, epoch);
 	ck_assert_int_eq(registration_deregister(reg), 0);
 	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/1", NULL, NULL), ZNONODE);
@@ -113,15 +114,16 @@ END_TEST
 START_TEST(test_duplicate_id_refused)
 {
 	const char *cs = zktest_chroot("dup");
-	zk_session_t *a = zktest_session(cs, 4000), *b = zktest_session(cs, 4000);
+	zk_session_t *a = zktest_session(cs, 4000),
+		     *b = zktest_session(cs, 4000);
 	struct zk_broker info = info_for(7);
 	registration_t *ra, *rb;
 	char want[128];
 	int64_t e;
 
-	ck_assert_int_eq(registration_bootstrap(a, cid, sizeof(cid), errstr,
-						sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_bootstrap(a, cid, sizeof(cid), errstr, sizeof(errstr)),
+	    0);
 	ra = registration_new(a, &info, NULL, NULL);
 	rb = registration_new(b, &info, NULL, NULL);
 	ck_assert_int_eq(registration_register(ra, &e, errstr, sizeof(errstr)),
@@ -156,14 +158,12 @@ START_TEST(test_stale_node_replaced)
 						sizeof(errstr)),
 			 0);
 	rold = registration_new(old, &info, NULL, NULL);
-	ck_assert_int_eq(registration_register(rold, &e_old, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(rold, &e_old, errstr, sizeof(errstr)), 0);
 	rcur = registration_new(cur, &info, NULL, NULL);
 	registration_add_old_session(rcur, zk_session_id(old));
-	ck_assert_int_eq(registration_register(rcur, &e_new, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(rcur, &e_new, errstr, sizeof(errstr)), 0);
 	ck_assert_int_gt(e_new, e_old);
 	ck_assert_int_eq(zk_exists(cur, "/brokers/ids/3", NULL, &st), ZOK);
 	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(cur));
@@ -205,7 +205,7 @@ static bool got_epoch(void *arg)
 START_TEST(test_reregister_after_expiry)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("expiry"), 4000);
-	struct epoch_rec rec = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+	struct epoch_rec rec = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 	struct zk_broker info = info_for(2);
 	registration_t *reg;
 	int64_t e1, old_sid;
@@ -215,9 +215,8 @@ START_TEST(test_reregister_after_expiry)
 						sizeof(errstr)),
 			 0);
 	reg = registration_new(zs, &info, on_epoch, &rec);
-	ck_assert_int_eq(registration_register(reg, &e1, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &e1, errstr, sizeof(errstr)), 0);
 	old_sid = zk_session_id(zs);
 	ck_assert(zktest_expire(zs, 5000));
 	ck_assert_msg(zktest_wait(got_epoch, &rec, 20000),
