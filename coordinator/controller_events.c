@@ -276,10 +276,19 @@ int ctl_on_broker_change(controller_t *ctl)
 		if (!present)
 			dead[n_dead++] = b->id;
 	}
+	/*
+	 * Kafka's order: failures are handled with the dead and bounced
+	 * brokers out of the live set, so a broker that restarted before we
+	 * noticed loses its leaderships and ISR places (leader epochs move
+	 * on, and it truncates as a follower); only then does it start.
+	 */
 	for (int k = 0; k < n_dead; k++) {
 		log_info(CTL_FAC, "broker %" PRId32 " is gone", dead[k]);
 		ctl_broker_remove(ctl, dead[k]);
 	}
+	ret = on_failures(ctl, dead, n_dead);
+	if (ret < 0 || !atomic_load(&ctl->active))
+		goto out;
 	for (int j = 0; j < n_cur; j++) {
 		if (!cur[j])
 			continue;
@@ -295,25 +304,7 @@ int ctl_on_broker_change(controller_t *ctl)
 		born[n_born++] = cur[j]->id;
 		cur[j] = NULL;
 	}
-	/* A bounced broker is both dead and born; that is Kafka's rule. */
-	{
-		int32_t *really_dead =
-		    calloc((size_t)n_dead + 1, sizeof(*really_dead));
-		int n_rd = 0;
-
-		if (!really_dead) {
-			ret = ERR_NOMEM;
-			goto out;
-		}
-		for (int k = 0; k < n_dead; k++)
-			if (!ctl_is_live(ctl, dead[k]) ||
-			    ids_contain(born, n_born, dead[k]))
-				really_dead[n_rd++] = dead[k];
-		ret = on_failures(ctl, really_dead, n_rd);
-		free(really_dead);
-	}
-	if (ret == 0 && atomic_load(&ctl->active))
-		ret = on_startups(ctl, born, n_born);
+	ret = on_startups(ctl, born, n_born);
 	if (ret == 0 && atomic_load(&ctl->active)) {
 		if (n_dead > 0 && n_born == 0)
 			ctl_batch_um_ping(ctl);

@@ -382,6 +382,33 @@ static int elect(controller_t *ctl, int type, const char *topic, int p)
 	return ret;
 }
 
+/* Holds the controller thread inside a request's callback. */
+static void hold(controller_t *ctl, struct call *blocker, Fluxo__Request *req,
+		 Fluxo__ElectLeadersRequest *el)
+{
+	call_init(blocker);
+	blocker->block = true;
+	fluxo__request__init(req);
+	fluxo__elect_leaders_request__init(el);
+	req->api = FLUXO__API_KEY__ELECT_LEADERS;
+	req->body_case = FLUXO__REQUEST__BODY_ELECT_LEADERS;
+	req->elect_leaders = el;
+	submit(ctl, req, blocker);
+	WAIT_UNTIL(blocker->entered, 5000);
+}
+
+static void release(struct call *blocker)
+{
+	Fluxo__Response *r;
+
+	pthread_mutex_lock(&blocker->mu);
+	blocker->released = true;
+	pthread_cond_broadcast(&blocker->cv);
+	pthread_mutex_unlock(&blocker->mu);
+	r = wait_call(blocker, 1000);
+	fluxo__response__free_unpacked(r, NULL);
+}
+
 /* ------------------------------------------------------------- tests */
 
 START_TEST(test_election_and_failover)
@@ -1153,6 +1180,79 @@ START_TEST(test_failover_10k_partitions)
 }
 END_TEST
 
+/* A broker that restarts before the controller notices (larger czxid)
+ * is handled as a failure, then a start: it loses its leaderships. */
+START_TEST(test_bounced_broker)
+{
+	static const int32_t reps[2][3] = {{1, 2, 3}, {2, 1, 3}};
+	int32_t all3[3] = {1, 2, 3}, i23[2] = {2, 3};
+	Fluxo__ElectLeadersRequest el;
+	Fluxo__Request req;
+	struct call blocker;
+	struct fb_pstate ps;
+	controller_t *c;
+	int64_t old_epoch;
+
+	setup("bounce");
+	for (int i = 1; i <= 3; i++)
+		start_broker(i);
+	c = start_ctl(3);
+	WAIT_UNTIL(controller_is_active(c), 10000);
+	create_topic("b", 2, 3, reps);
+	WAIT_UNTIL(state_is("b", 0, 1, 0, all3, 3), 10000);
+	WAIT_UNTIL(state_leader("b", 1) == 2, 10000);
+	old_epoch = fakebroker_epoch(fb[1]);
+
+	hold(c, &blocker, &req, &el);
+	stop_broker(1);
+	start_broker(1);
+	ck_assert_int_gt(fakebroker_epoch(fb[1]), old_epoch);
+	release(&blocker);
+
+	WAIT_UNTIL(state_is("b", 0, 2, 1, i23, 2), 10000);
+	WAIT_UNTIL(state_is("b", 1, 2, 1, i23, 2), 10000);
+	/* It starts again as a follower with the new leader epoch. */
+	WAIT_UNTIL(fakebroker_lai(fb[1], "b", 0, &ps) && ps.leader_epoch == 1,
+		   10000);
+	ck_assert_int_eq(ps.leader, 2);
+	WAIT_UNTIL(fakebroker_um_full_count(fb[1]) >= 1, 10000);
+	ck_assert_int_eq(fakebroker_bad_epochs(fb[1]), 0);
+	controller_stop(c);
+	teardown();
+}
+END_TEST
+
+/* Candidates starting together: exactly one wins, with epoch 1. */
+START_TEST(test_simultaneous_candidates)
+{
+	controller_t *c[4];
+	int active = 0;
+
+	setup("race");
+	for (int i = 1; i <= 3; i++)
+		start_broker(i);
+	for (int i = 1; i <= 3; i++)
+		c[i] = start_ctl(i);
+	WAIT_UNTIL(controller_is_active(c[1]) || controller_is_active(c[2]) ||
+		       controller_is_active(c[3]),
+		   10000);
+	usleep(500 * 1000);
+	for (int i = 1; i <= 3; i++) {
+		active += controller_is_active(c[i]);
+		if (controller_is_active(c[i]))
+			ck_assert_int_eq(controller_epoch(c[i]), 1);
+	}
+	ck_assert_int_eq(active, 1);
+	for (int i = 1; i <= 3; i++)
+		WAIT_UNTIL(controller_active_id(c[i]) ==
+			       controller_active_id(c[1]),
+			   5000);
+	for (int i = 1; i <= 3; i++)
+		controller_stop(c[i]);
+	teardown();
+}
+END_TEST
+
 static Suite *controller_suite(void)
 {
 	Suite *s = suite_create("controller");
@@ -1169,6 +1269,8 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_preferred_unclean_rebalance);
 	tcase_add_test(tc, test_session_expiry);
 	tcase_add_test(tc, test_not_controller);
+	tcase_add_test(tc, test_bounced_broker);
+	tcase_add_test(tc, test_simultaneous_candidates);
 	tcase_add_test(tc, test_failover_10k_partitions);
 	suite_add_tcase(s, tc);
 	return s;
