@@ -282,6 +282,7 @@ static int register_retry(registration_t *reg, int64_t deadline_ms,
 			  bool retry_exists, int64_t *epoch, char *errstr,
 			  size_t errstr_size)
 {
+	bool told = false;
 	int rc;
 
 	for (;;) {
@@ -290,6 +291,16 @@ static int register_retry(registration_t *reg, int64_t deadline_ms,
 			break;
 		if (rc == ERR_EXISTS && !retry_exists)
 			break;
+		if (rc == ERR_EXISTS && !told &&
+		    clock_mono_ms() < deadline_ms) {
+			/* Often a crashed predecessor whose session has not
+			 * expired yet: it goes within a session timeout. */
+			log_warn(FAC,
+				 "%s; waiting up to %" PRId64
+				 " ms for it to expire",
+				 errstr, deadline_ms - clock_mono_ms());
+			told = true;
+		}
 		if (clock_mono_ms() >= deadline_ms)
 			break;
 		usleep(rc == ERR_EXISTS ? 500 * 1000 : 100 * 1000);
@@ -393,9 +404,11 @@ int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 	int64_t e = -1;
 	int rc;
 
-	rc = register_retry(reg,
-			    clock_mono_ms() + zk_session_timeout_ms(reg->zs),
-			    false, &e, errstr, errstr_size);
+	/* A node of a live session blocks us for up to one session timeout:
+	 * the time for a crashed predecessor's session to expire. */
+	rc = register_retry(
+	    reg, clock_mono_ms() + zk_session_timeout_ms(reg->zs) + 1000, true,
+	    &e, errstr, errstr_size);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&reg->mu);

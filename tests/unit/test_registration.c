@@ -8,6 +8,9 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +122,7 @@ START_TEST(test_duplicate_id_refused)
 	struct zk_broker info = info_for(7);
 	registration_t *ra, *rb;
 	char want[128];
-	int64_t e;
+	int64_t e, t0;
 
 	ck_assert_int_eq(
 	    registration_bootstrap(a, cid, sizeof(cid), errstr, sizeof(errstr)),
@@ -128,8 +131,12 @@ START_TEST(test_duplicate_id_refused)
 	rb = registration_new(b, &info, NULL, NULL);
 	ck_assert_int_eq(registration_register(ra, &e, errstr, sizeof(errstr)),
 			 0);
+	/* A live owner: refused after waiting one session timeout. */
+	t0 = zktest_now_ms();
 	ck_assert_int_eq(registration_register(rb, &e, errstr, sizeof(errstr)),
 			 ERR_EXISTS);
+	ck_assert_int_ge(zktest_now_ms() - t0, 4000);
+	ck_assert_int_lt(zktest_now_ms() - t0, 8000);
 	snprintf(want, sizeof(want),
 		 "broker.id 7 is already registered by another broker "
 		 "(session 0x%llx)",
@@ -172,6 +179,58 @@ START_TEST(test_stale_node_replaced)
 	registration_destroy(rcur);
 	zk_session_close(old);
 	zk_session_close(cur);
+}
+END_TEST
+
+/* A predecessor killed with SIGKILL: its node is waited out, not fatal. */
+START_TEST(test_crashed_predecessor)
+{
+	const char *cs = zktest_chroot("crash");
+	struct zk_broker info = info_for(4);
+	registration_t *reg;
+	zk_session_t *zs;
+	int64_t t0, e;
+	int fds[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		zk_session_t *old = zktest_session(cs, 2000);
+		registration_t *r;
+
+		if (!old || registration_bootstrap(old, cid, sizeof(cid),
+						   errstr, sizeof(errstr)) < 0)
+			_exit(1);
+		r = registration_new(old, &info, NULL, NULL);
+		if (registration_register(r, &e, errstr, sizeof(errstr)) < 0)
+			_exit(1);
+		c = 'r';
+		if (write(fds[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	close(fds[1]);
+
+	zs = zktest_session(cs, 4000);
+	ck_assert_ptr_nonnull(zs);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/4", NULL, NULL), ZOK);
+	reg = registration_new(zs, &info, NULL, NULL);
+	t0 = zktest_now_ms();
+	ck_assert_int_eq(registration_register(reg, &e, errstr, sizeof(errstr)),
+			 0);
+	/* Registered once the dead session expired (2 s timeout). */
+	ck_assert_int_lt(zktest_now_ms() - t0, 5000);
+	registration_destroy(reg);
+	zk_session_close(zs);
 }
 END_TEST
 
@@ -242,6 +301,7 @@ static Suite *registration_suite(void)
 	tcase_add_test(tc, test_register_writes_v4);
 	tcase_add_test(tc, test_duplicate_id_refused);
 	tcase_add_test(tc, test_stale_node_replaced);
+	tcase_add_test(tc, test_crashed_predecessor);
 	tcase_add_test(tc, test_reregister_after_expiry);
 	suite_add_tcase(s, tc);
 	return s;
