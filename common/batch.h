@@ -113,7 +113,8 @@ int batch_peek(const uint8_t *p, size_t len, int64_t *base_offset,
  * Validates the batch that starts at p, of which avail bytes are present:
  * the header fits, batchLength is sane (>= 49, whole batch <= avail and <=
  * max_batch_bytes), magic is 2, the CRC matches, recordsCount >= 1 and
- * lastOffsetDelta == recordsCount - 1, the codec is known (0..4),
+ * lastOffsetDelta == recordsCount - 1 (and, uncompressed, no more records
+ * than the bytes can hold at 7 bytes each), the codec is known (0..4),
  * maxTimestamp >= firstTimestamp or both are -1. Does not decompress or
  * decode records. Fills *h when not NULL.
  * Returns 0; ERR_TRUNCATED when avail is shorter than the batch claims;
@@ -241,8 +242,12 @@ int batch_builder_begin(struct batch_builder *bb, int codec);
 
 /*
  * Appends one record with the next offset delta. key/value may be NULL
- * with a length of -1 (null). headers may be NULL when header_cnt is 0.
- * Returns 0 or ERR_NOMEM.
+ * with a length of -1 (null; any negative length means null). headers may
+ * be NULL when header_cnt is 0; a header key is never null (a negative
+ * key_len is written as empty). The first record's timestamp becomes
+ * firstTimestamp; maxTimestamp is the largest seen.
+ * Returns 0 or ERR_NOMEM; also ERR_STATE outside begin..finish and
+ * ERR_TOO_LARGE when the batch would pass the int32 batchLength limit.
  */
 int batch_builder_add(struct batch_builder *bb, int64_t timestamp,
 		      const void *key, int32_t key_len, const void *value,
@@ -253,9 +258,15 @@ int batch_builder_add(struct batch_builder *bb, int64_t timestamp,
 size_t batch_builder_size(const struct batch_builder *bb);
 
 /* Bytes a record with these lengths adds (an upper bound, exact for the
- * uncompressed encoding when timestamp/offset deltas are small). */
+ * uncompressed encoding when timestamp/offset deltas are small).
+ * headers_bytes is batch_headers_size() of its headers. The bound assumes
+ * the largest timestampDelta, offsetDelta, headerCount and length varints,
+ * so it exceeds the exact size by at most 21 bytes. */
 size_t batch_record_size_estimate(int32_t key_len, int32_t value_len,
 				  size_t headers_bytes);
+
+/* Encoded bytes of header_cnt headers (their entries, not the count). */
+size_t batch_headers_size(const struct record_header *headers, int header_cnt);
 
 /*
  * Completes the batch: compresses the records when the codec is not 0,
