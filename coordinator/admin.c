@@ -28,7 +28,7 @@
 #include "log.h"
 #include "topic_conf.h"
 
-#define FAC "admin"
+#define FAC  "admin"
 #define E(x) FLUXO__ERROR_CODE__##x
 
 void admin_defaults_init(struct admin_defaults *d)
@@ -65,7 +65,8 @@ int admin_topic_name_check(const char *name, char *errstr, size_t errstr_size)
 	}
 	if (len > ADMIN_TOPIC_NAME_MAX) {
 		snprintf(errstr, errstr_size,
-			 "Topic name is illegal, it can't be longer than %d characters, topic name: %.300s",
+			 "Topic name is illegal, it can't be longer than %d "
+			 "characters, topic name: %.300s",
 			 ADMIN_TOPIC_NAME_MAX, name);
 		return E(INVALID_TOPIC_EXCEPTION);
 	}
@@ -76,7 +77,9 @@ int admin_topic_name_check(const char *name, char *errstr, size_t errstr_size)
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
 		      c == '-')) {
 			snprintf(errstr, errstr_size,
-				 "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'",
+				 "Topic name \"%s\" is illegal, it contains a "
+				 "character other than ASCII alphanumerics, "
+				 "'.', '_' and '-'",
 				 name);
 			return E(INVALID_TOPIC_EXCEPTION);
 		}
@@ -172,7 +175,7 @@ int admin_read_brokers(zk_session_t *zs, struct zk_broker **brokers, int *n,
 	struct String_vector kids;
 	struct zk_read *reads = NULL;
 	struct zk_broker *out = NULL;
-	char (*paths)[ZKPATH_MAX] = NULL;
+	char(*paths)[ZKPATH_MAX] = NULL;
 	int rc, k = 0, ret = E(NONE);
 
 	*brokers = NULL;
@@ -272,8 +275,8 @@ int admin_read_config(zk_session_t *zs, const char *entity_type,
 /* ------------------------------------------------------------- create */
 
 /* Checks one topic setting against the table. */
-static int check_topic_config(const char *name, const char *value,
-			      char *errstr, size_t errstr_size)
+static int check_topic_config(const char *name, const char *value, char *errstr,
+			      size_t errstr_size)
 {
 	const struct conf_def *def = conf_find(topic_conf_table, name);
 
@@ -318,34 +321,39 @@ static int check_explicit_assignment(const Fluxo__CreatableTopic *t,
 		if (a->partition < 0 || (size_t)a->partition >= n ||
 		    seen[a->partition]) {
 			snprintf(errstr, errstr_size,
-				 "partitions should be a consecutive 0-based integer sequence");
+				 "partitions should be a consecutive 0-based "
+				 "integer sequence");
 			ret = E(INVALID_REPLICA_ASSIGNMENT);
 			goto out;
 		}
 		seen[a->partition] = true;
 		if ((int32_t)a->n_broker_ids != *rf || a->n_broker_ids == 0) {
 			snprintf(errstr, errstr_size,
-				 "All partitions should have the same number of replicas");
+				 "All partitions should have the same number "
+				 "of replicas");
 			ret = E(INVALID_REPLICA_ASSIGNMENT);
 			goto out;
 		}
 		for (size_t j = 0; j < a->n_broker_ids; j++) {
 			if (a->broker_ids[j] < 0) {
-				snprintf(errstr, errstr_size,
-					 "Invalid broker id %" PRId32
-					 " in the assignment of partition %" PRId32
-					 ".",
-					 a->broker_ids[j], a->partition);
+				snprintf(
+				    errstr, errstr_size,
+				    "Invalid broker id %" PRId32
+				    " in the assignment of partition %" PRId32
+				    ".",
+				    a->broker_ids[j], a->partition);
 				ret = E(INVALID_REPLICA_ASSIGNMENT);
 				goto out;
 			}
 			for (size_t k = 0; k < j; k++)
 				if (a->broker_ids[k] == a->broker_ids[j]) {
 					snprintf(errstr, errstr_size,
-						 "Duplicate replica assignment found for partition %" PRId32
+						 "Duplicate replica assignment "
+						 "found for partition %" PRId32
 						 ": broker %" PRId32
 						 " appears twice.",
-						 a->partition, a->broker_ids[j]);
+						 a->partition,
+						 a->broker_ids[j]);
 					ret = E(INVALID_REPLICA_ASSIGNMENT);
 					goto out;
 				}
@@ -402,8 +410,8 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 		       int32_t *partitions, int32_t *rf_out, char *errstr,
 		       size_t errstr_size)
 {
-	struct zk_entity_config cfg = { NULL, 0 };
-	struct zk_topic_assign ta = { 0 };
+	struct zk_entity_config cfg = {NULL, 0};
+	struct zk_topic_assign ta = {0};
 	struct zk_broker *brokers = NULL;
 	struct assign_broker *ab = NULL;
 	int32_t *placement = NULL;
@@ -420,16 +428,18 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 				       : d->default_replication_factor;
 	if (t->num_partitions < -1 || t->replication_factor < -1) {
 		snprintf(errstr, errstr_size,
-			 t->num_partitions < -1 ?
-				 "Number of partitions must be larger than 0." :
-				 "Replication factor must be larger than 0.");
+			 t->num_partitions < -1
+			     ? "Number of partitions must be larger than 0."
+			     : "Replication factor must be larger than 0.");
 		return t->num_partitions < -1 ? E(INVALID_PARTITIONS)
 					      : E(INVALID_REPLICATION_FACTOR);
 	}
 	if (t->n_assignments > 0) {
 		if (t->num_partitions > 0 || t->replication_factor > 0) {
 			snprintf(errstr, errstr_size,
-				 "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.");
+				 "Both numPartitions or replicationFactor and "
+				 "replicasAssignments were set. Both cannot be "
+				 "used at the same time.");
 			return E(INVALID_REQUEST);
 		}
 		if (t->n_assignments > 1000000) {
@@ -449,8 +459,8 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 	for (size_t i = 0; i < t->n_configs; i++) {
 		const Fluxo__ConfigEntry *c = t->configs[i];
 
-		ret = check_topic_config(c->name, c->value, errstr,
-					 errstr_size);
+		ret =
+		    check_topic_config(c->name, c->value, errstr, errstr_size);
 		if (ret != E(NONE))
 			goto out;
 		if (zkdata_config_set(&cfg, c->name, c->value ? c->value : "") <
@@ -481,8 +491,8 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 		}
 	}
 
-	ret = zkdata_topic_alloc(&ta, np) < 0 ? E(UNKNOWN_SERVER_ERROR)
-					      : E(NONE);
+	ret =
+	    zkdata_topic_alloc(&ta, np) < 0 ? E(UNKNOWN_SERVER_ERROR) : E(NONE);
 	if (ret != E(NONE)) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto out;
@@ -505,8 +515,8 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 		if (ret != E(NONE))
 			goto out;
 		ab = calloc((size_t)n_brokers + 1, sizeof(*ab));
-		placement = calloc((size_t)np * (size_t)rf + 1,
-				   sizeof(*placement));
+		placement =
+		    calloc((size_t)np * (size_t)rf + 1, sizeof(*placement));
 		if (!ab || !placement) {
 			snprintf(errstr, errstr_size, "out of memory");
 			ret = E(UNKNOWN_SERVER_ERROR);
@@ -566,8 +576,9 @@ int admin_create_topic(zk_session_t *zs, const struct admin_defaults *d,
 		ret = zk_fail(rc, "creating", path, errstr, errstr_size);
 		goto out;
 	}
-	log_info(FAC, "created topic %s with %" PRId32
-		      " partitions and replication factor %" PRId32,
+	log_info(FAC,
+		 "created topic %s with %" PRId32
+		 " partitions and replication factor %" PRId32,
 		 t->name, np, rf);
 out:
 	free(js);
@@ -588,8 +599,7 @@ int admin_delete_topic(zk_session_t *zs, const struct admin_defaults *d,
 	char path[ZKPATH_MAX];
 	int rc;
 
-	if (!topic || !*topic ||
-	    zkpath_topic(path, sizeof(path), topic) < 0 ||
+	if (!topic || !*topic || zkpath_topic(path, sizeof(path), topic) < 0 ||
 	    strchr(topic, '/')) {
 		snprintf(errstr, errstr_size,
 			 "This server does not host this topic-partition.");
@@ -623,13 +633,13 @@ int admin_delete_topic(zk_session_t *zs, const struct admin_defaults *d,
 
 static int check_new_assignment(const Fluxo__ReplicaAssignment *a, int p,
 				int rf, const struct zk_broker *brokers,
-				int n_brokers, char *errstr,
-				size_t errstr_size)
+				int n_brokers, char *errstr, size_t errstr_size)
 {
 	if (a->n_broker_ids == 0) {
-		snprintf(errstr, errstr_size,
-			 "Cannot have replication factor of 0 for partition id %d.",
-			 p);
+		snprintf(
+		    errstr, errstr_size,
+		    "Cannot have replication factor of 0 for partition id %d.",
+		    p);
 		return E(INVALID_REPLICA_ASSIGNMENT);
 	}
 	for (size_t j = 0; j < a->n_broker_ids; j++) {
@@ -637,16 +647,19 @@ static int check_new_assignment(const Fluxo__ReplicaAssignment *a, int p,
 
 		for (size_t k = 0; k < j; k++)
 			if (a->broker_ids[k] == a->broker_ids[j]) {
-				snprintf(errstr, errstr_size,
-					 "Duplicate brokers not allowed in replica assignment for partition id %d.",
-					 p);
+				snprintf(
+				    errstr, errstr_size,
+				    "Duplicate brokers not allowed in replica "
+				    "assignment for partition id %d.",
+				    p);
 				return E(INVALID_REPLICA_ASSIGNMENT);
 			}
 		for (int b = 0; b < n_brokers; b++)
 			known |= brokers[b].id == a->broker_ids[j];
 		if (!known) {
 			snprintf(errstr, errstr_size,
-				 "Some brokers specified for partition id %d are not available. Specified broker %" PRId32
+				 "Some brokers specified for partition id %d "
+				 "are not available. Specified broker %" PRId32
 				 " is not registered.",
 				 p, a->broker_ids[j]);
 			return E(INVALID_REPLICA_ASSIGNMENT);
@@ -654,7 +667,8 @@ static int check_new_assignment(const Fluxo__ReplicaAssignment *a, int p,
 	}
 	if ((int)a->n_broker_ids != rf) {
 		snprintf(errstr, errstr_size,
-			 "Inconsistent replication factor between partitions, partition 0 has %d while partition %d has %zu.",
+			 "Inconsistent replication factor between partitions, "
+			 "partition 0 has %d while partition %d has %zu.",
 			 rf, p, a->n_broker_ids);
 		return E(INVALID_REPLICA_ASSIGNMENT);
 	}
@@ -666,7 +680,7 @@ static int create_partitions_once(zk_session_t *zs,
 				  bool validate_only, char *errstr,
 				  size_t errstr_size)
 {
-	struct zk_topic_assign cur = { 0 }, next = { 0 };
+	struct zk_topic_assign cur = {0}, next = {0};
 	struct zk_broker *brokers = NULL;
 	struct assign_broker *ab = NULL;
 	int32_t *placement = NULL;
@@ -676,8 +690,8 @@ static int create_partitions_once(zk_session_t *zs,
 
 	if (admin_topic_name_check(t->name, errstr, errstr_size) != E(NONE) ||
 	    zkpath_topic(path, sizeof(path), t->name) < 0) {
-		snprintf(errstr, errstr_size, "The topic '%.300s' does not exist.",
-			 t->name);
+		snprintf(errstr, errstr_size,
+			 "The topic '%.300s' does not exist.", t->name);
 		return E(UNKNOWN_TOPIC_OR_PARTITION);
 	}
 	rc = zk_get(zs, path, NULL, &data, &len, &st);
@@ -688,23 +702,23 @@ static int create_partitions_once(zk_session_t *zs,
 	}
 	if (rc != ZOK)
 		return zk_fail(rc, "reading", path, errstr, errstr_size);
-	if (zkdata_topic_decode(data, (size_t)len, &cur, errstr,
-				errstr_size) < 0) {
+	if (zkdata_topic_decode(data, (size_t)len, &cur, errstr, errstr_size) <
+	    0) {
 		ret = E(UNKNOWN_SERVER_ERROR);
 		goto out;
 	}
 	old_n = cur.n_partitions;
 	if (t->count < old_n) {
 		snprintf(errstr, errstr_size,
-			 "Topic currently has %d partitions, which is higher than the requested %" PRId32
-			 ".",
+			 "Topic currently has %d partitions, which is higher "
+			 "than the requested %" PRId32 ".",
 			 old_n, t->count);
 		ret = E(INVALID_PARTITIONS);
 		goto out;
 	}
 	if (t->count == old_n) {
-		snprintf(errstr, errstr_size, "Topic already has %d partitions.",
-			 old_n);
+		snprintf(errstr, errstr_size,
+			 "Topic already has %d partitions.", old_n);
 		ret = E(INVALID_PARTITIONS);
 		goto out;
 	}
@@ -730,15 +744,15 @@ static int create_partitions_once(zk_session_t *zs,
 	for (int p = 0; p < old_n; p++)
 		if (cur.adding[p].n > 0 || cur.removing[p].n > 0) {
 			snprintf(errstr, errstr_size,
-				 "A partition reassignment is in progress for the topic '%s'.",
+				 "A partition reassignment is in progress for "
+				 "the topic '%s'.",
 				 t->name);
 			ret = E(REASSIGNMENT_IN_PROGRESS);
 			goto out;
 		}
 	add = t->count - old_n;
 	rf = cur.replicas[0].n;
-	ret = admin_read_brokers(zs, &brokers, &n_brokers, errstr,
-				 errstr_size);
+	ret = admin_read_brokers(zs, &brokers, &n_brokers, errstr, errstr_size);
 	if (ret != E(NONE))
 		goto out;
 	placement = calloc((size_t)add * (size_t)rf + 1, sizeof(*placement));
@@ -751,7 +765,8 @@ static int create_partitions_once(zk_session_t *zs,
 	if (t->n_assignments > 0) {
 		if ((int)t->n_assignments != add) {
 			snprintf(errstr, errstr_size,
-				 "Increasing the number of partitions by %d but %zu assignments provided.",
+				 "Increasing the number of partitions by %d "
+				 "but %zu assignments provided.",
 				 add, t->n_assignments);
 			ret = E(INVALID_REPLICA_ASSIGNMENT);
 			goto out;
@@ -779,9 +794,9 @@ static int create_partitions_once(zk_session_t *zs,
 				start = i;
 				break;
 			}
-		ret = assign_replicas(ab, n_brokers, add, rf, start, start,
-				      old_n, true, placement, errstr,
-				      errstr_size);
+		ret =
+		    assign_replicas(ab, n_brokers, add, rf, start, start, old_n,
+				    true, placement, errstr, errstr_size);
 		if (ret != E(NONE))
 			goto out;
 	}
@@ -796,9 +811,9 @@ static int create_partitions_once(zk_session_t *zs,
 	next.topic_id = cur.topic_id;
 	cur.topic_id = NULL;
 	for (int p = 0; p < t->count; p++) {
-		const int32_t *ids = p < old_n ? cur.replicas[p].ids
-					       : placement +
-							 (size_t)(p - old_n) * rf;
+		const int32_t *ids = p < old_n
+					 ? cur.replicas[p].ids
+					 : placement + (size_t)(p - old_n) * rf;
 		int n = p < old_n ? cur.replicas[p].n : rf;
 
 		if (zkdata_replicas_set(&next.replicas[p], ids, n) < 0) {
@@ -846,9 +861,10 @@ int admin_create_partitions(zk_session_t *zs,
 		ret = create_partitions_once(zs, t, validate_only, errstr,
 					     errstr_size);
 	if (ret < 0) {
-		snprintf(errstr, errstr_size,
-			 "The assignment of topic '%s' kept changing concurrently.",
-			 t->name);
+		snprintf(
+		    errstr, errstr_size,
+		    "The assignment of topic '%s' kept changing concurrently.",
+		    t->name);
 		ret = E(UNKNOWN_SERVER_ERROR);
 	}
 	return ret;
@@ -870,9 +886,9 @@ static int notify_change(zk_session_t *zs, const char *type, const char *name,
 		       js, (int)strlen(js), ZOO_SEQUENCE, NULL, 0, NULL);
 	if (rc == ZNONODE) {
 		zk_create_parents(zs, ZK_PATH_CONFIG_CHANGES);
-		rc = zk_create(zs,
-			       ZK_PATH_CONFIG_CHANGES "/" ZK_CONFIG_CHANGE_PREFIX,
-			       js, (int)strlen(js), ZOO_SEQUENCE, NULL, 0, NULL);
+		rc = zk_create(
+		    zs, ZK_PATH_CONFIG_CHANGES "/" ZK_CONFIG_CHANGE_PREFIX, js,
+		    (int)strlen(js), ZOO_SEQUENCE, NULL, 0, NULL);
 	}
 	free(js);
 	if (rc != ZOK)
@@ -886,7 +902,7 @@ static int alter_config_once(zk_session_t *zs,
 			     bool validate_only, admin_config_check_fn check_fn,
 			     void *check_arg, char *errstr, size_t errstr_size)
 {
-	struct zk_entity_config cfg = { NULL, 0 };
+	struct zk_entity_config cfg = {NULL, 0};
 	const char *type, *name = r->name ? r->name : "";
 	char path[ZKPATH_MAX], *data = NULL;
 	struct Stat st;
@@ -895,7 +911,7 @@ static int alter_config_once(zk_session_t *zs,
 	if (r->type == FLUXO__RESOURCE_TYPE__RESOURCE_TOPIC) {
 		type = ZK_ENTITY_TOPICS;
 		if (admin_topic_name_check(name, errstr, errstr_size) !=
-			    E(NONE) ||
+			E(NONE) ||
 		    zkpath_topic(path, sizeof(path), name) < 0 ||
 		    (rc = zk_exists(zs, path, NULL, NULL)) == ZNONODE) {
 			snprintf(errstr, errstr_size,
@@ -914,7 +930,8 @@ static int alter_config_once(zk_session_t *zs,
 		if (strcmp(name, ZK_DEFAULT_ENTITY) != 0 &&
 		    !parse_broker_id(name, &id)) {
 			snprintf(errstr, errstr_size,
-				 "Invalid broker name '%.64s': a broker id or empty for the cluster default.",
+				 "Invalid broker name '%.64s': a broker id or "
+				 "empty for the cluster default.",
 				 name);
 			return E(INVALID_REQUEST);
 		}
@@ -1020,7 +1037,7 @@ int admin_alloc_producer_ids(zk_session_t *zs, int32_t broker_id,
 			     size_t errstr_size)
 {
 	for (int attempt = 0; attempt < 20; attempt++) {
-		struct zk_pid_block cur = { 0, 0, -1 }, next;
+		struct zk_pid_block cur = {0, 0, -1}, next;
 		char *data = NULL, *js;
 		struct Stat st;
 		int len, rc;
@@ -1036,9 +1053,8 @@ int admin_alloc_producer_ids(zk_session_t *zs, int32_t broker_id,
 			continue;
 		}
 		if (rc != ZOK)
-			return zk_fail(rc, "reading",
-				       ZK_PATH_PRODUCER_ID_BLOCK, errstr,
-				       errstr_size);
+			return zk_fail(rc, "reading", ZK_PATH_PRODUCER_ID_BLOCK,
+				       errstr, errstr_size);
 		if (len > 0) {
 			rc = zkdata_pid_block_decode(data, (size_t)len, &cur,
 						     errstr, errstr_size);
@@ -1070,11 +1086,11 @@ int admin_alloc_producer_ids(zk_session_t *zs, int32_t broker_id,
 			return E(NONE);
 		}
 		if (rc != ZBADVERSION)
-			return zk_fail(rc, "writing",
-				       ZK_PATH_PRODUCER_ID_BLOCK, errstr,
-				       errstr_size);
+			return zk_fail(rc, "writing", ZK_PATH_PRODUCER_ID_BLOCK,
+				       errstr, errstr_size);
 	}
 	snprintf(errstr, errstr_size,
-		 "Could not allocate producer ids: too many concurrent allocations.");
+		 "Could not allocate producer ids: too many concurrent "
+		 "allocations.");
 	return E(UNKNOWN_SERVER_ERROR);
 }

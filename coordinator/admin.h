@@ -29,10 +29,10 @@
 #define ADMIN_TOPIC_NAME_MAX 249
 
 struct admin_defaults {
-	int32_t num_partitions;		/* num.partitions */
+	int32_t num_partitions;		    /* num.partitions */
 	int32_t default_replication_factor; /* default.replication.factor */
-	bool delete_topic_enable;	/* delete.topic.enable */
-	bool rack_aware;		/* false: ignore broker.rack */
+	bool delete_topic_enable;	    /* delete.topic.enable */
+	bool rack_aware;		    /* false: ignore broker.rack */
 };
 
 /* Fills d with Kafka's defaults (1, 1, true, true). */

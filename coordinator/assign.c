@@ -147,7 +147,7 @@ static int assign_rack_aware(const struct assign_broker *brokers, int n,
 		for (int j = 1; j < rf; j++) {
 			for (;;) {
 				int32_t b = list[replica_index(
-					first, shift * n_racks, k, n)];
+				    first, shift * n_racks, k, n)];
 				const char *rack = rack_of(brokers, n, b);
 
 				k++;
@@ -188,9 +188,10 @@ int assign_replicas(const struct assign_broker *brokers, int n_brokers,
 		return FLUXO__ERROR_CODE__INVALID_REPLICATION_FACTOR;
 	}
 	if (rf > n_brokers) {
-		snprintf(errstr, errstr_size,
-			 "Replication factor: %d larger than available brokers: %d.",
-			 rf, n_brokers);
+		snprintf(
+		    errstr, errstr_size,
+		    "Replication factor: %d larger than available brokers: %d.",
+		    rf, n_brokers);
 		return FLUXO__ERROR_CODE__INVALID_REPLICATION_FACTOR;
 	}
 	if (start_partition < 0)
@@ -204,7 +205,8 @@ int assign_replicas(const struct assign_broker *brokers, int n_brokers,
 	if (rack_aware && with_rack > 0) {
 		if (with_rack != n_brokers) {
 			snprintf(errstr, errstr_size,
-				 "Not all brokers have rack information for replica rack aware assignment.");
+				 "Not all brokers have rack information for "
+				 "replica rack aware assignment.");
 			return FLUXO__ERROR_CODE__INVALID_REPLICA_ASSIGNMENT;
 		}
 		if (assign_rack_aware(brokers, n_brokers, n_partitions, rf,
@@ -235,7 +237,7 @@ int assign_replicas(const struct assign_broker *brokers, int n_brokers,
 		reps[0] = ids[first];
 		for (int j = 0; j < rf - 1; j++)
 			reps[j + 1] =
-				ids[replica_index(first, shift, j, n_brokers)];
+			    ids[replica_index(first, shift, j, n_brokers)];
 	}
 	free(ids);
 	return FLUXO__ERROR_CODE__NONE;

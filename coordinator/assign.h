@@ -24,7 +24,7 @@
 
 struct assign_broker {
 	int32_t id;
-	const char *rack;	/* NULL or "": no rack */
+	const char *rack; /* NULL or "": no rack */
 };
 
 /*

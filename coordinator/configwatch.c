@@ -37,7 +37,7 @@
 #include "log.h"
 #include "zkdata.h"
 
-#define FAC "configwatch"
+#define FAC	 "configwatch"
 #define RETRY_MS 1000
 
 struct configwatch {
@@ -51,13 +51,13 @@ struct configwatch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	bool changed;		/* child watch fired */
-	bool new_session;	/* re-set the watch, check for gaps */
-	bool started;		/* initial pass done */
+	bool changed;	  /* child watch fired */
+	bool new_session; /* re-set the watch, check for gaps */
+	bool started;	  /* initial pass done */
 	int start_rc;
 	char start_err[256];
 
-	int64_t mark;		/* highest sequence delivered, -1 none */
+	int64_t mark; /* highest sequence delivered, -1 none */
 };
 
 static void on_watch(void *arg, int type, const char *path)
@@ -127,8 +127,8 @@ static void deliver(configwatch_t *cw, const char *type, const char *name)
 /* Delivers every existing topic and broker override. Returns ZK rc. */
 static int deliver_all(configwatch_t *cw)
 {
-	static const char *const types[] = { ZK_ENTITY_TOPICS,
-					     ZK_ENTITY_BROKERS };
+	static const char *const types[] = {ZK_ENTITY_TOPICS,
+					    ZK_ENTITY_BROKERS};
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 		struct String_vector kids;
@@ -205,10 +205,9 @@ static int process(configwatch_t *cw, bool initial, bool resync)
 		}
 		if (rc != ZOK)
 			goto out;
-		if (zkdata_config_change_decode(data, (size_t)len, type,
-						sizeof(type), name,
-						sizeof(name), why,
-						sizeof(why)) < 0)
+		if (zkdata_config_change_decode(
+			data, (size_t)len, type, sizeof(type), name,
+			sizeof(name), why, sizeof(why)) < 0)
 			log_warn(FAC, "ignoring %s: %s", path, why);
 		else
 			deliver(cw, type, name);
@@ -285,13 +284,14 @@ static void *watch_thread(void *arg)
 		 * Only notifications older than the expiry are purged, so one
 		 * we have not seen can be gone only after so long away.
 		 */
-		resync = fresh &&
-			 clock_mono_ms() - last_ok >= CONFIGWATCH_EXPIRY_MS;
+		resync =
+		    fresh && clock_mono_ms() - last_ok >= CONFIGWATCH_EXPIRY_MS;
 		rc = process(cw, false, resync);
 		retry = rc != ZOK;
 		if (retry)
-			log_warn(FAC, "reading config changes failed (%s); "
-				      "retrying",
+			log_warn(FAC,
+				 "reading config changes failed (%s); "
+				 "retrying",
 				 zerror(rc));
 		else
 			last_ok = clock_mono_ms();
@@ -303,8 +303,8 @@ static void *watch_thread(void *arg)
 	return NULL;
 }
 
-configwatch_t *configwatch_start(zk_session_t *zs, configwatch_fn fn,
-				 void *arg, char *errstr, size_t errstr_size)
+configwatch_t *configwatch_start(zk_session_t *zs, configwatch_fn fn, void *arg,
+				 char *errstr, size_t errstr_size)
 {
 	configwatch_t *cw = calloc(1, sizeof(*cw));
 

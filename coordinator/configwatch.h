@@ -36,8 +36,8 @@ typedef void (*configwatch_fn)(void *arg, const char *entity_type,
  * overrides has been delivered. Returns NULL with errstr set when
  * ZooKeeper cannot be read.
  */
-configwatch_t *configwatch_start(zk_session_t *zs, configwatch_fn fn,
-				 void *arg, char *errstr, size_t errstr_size);
+configwatch_t *configwatch_start(zk_session_t *zs, configwatch_fn fn, void *arg,
+				 char *errstr, size_t errstr_size);
 
 /* Stops the thread; no callback runs after return. NULL is ignored. */
 void configwatch_stop(configwatch_t *cw);

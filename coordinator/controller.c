@@ -50,7 +50,7 @@
 #include "err.h"
 #include "log.h"
 
-#define E(x) FLUXO__ERROR_CODE__##x
+#define E(x)	       FLUXO__ERROR_CODE__##x
 #define ELECT_RETRY_MS 1000
 
 void controller_config_defaults(struct controller_config *cfg)
@@ -212,7 +212,8 @@ void ctl_resign(controller_t *ctl, const char *why)
 {
 	if (!atomic_load(&ctl->active))
 		return;
-	log_warn(CTL_FAC, "broker %" PRId32 " resigns as controller (epoch %d): %s",
+	log_warn(CTL_FAC,
+		 "broker %" PRId32 " resigns as controller (epoch %d): %s",
 		 ctl->cfg.broker_id, atomic_load(&ctl->epoch), why);
 	atomic_store(&ctl->active, false);
 	atomic_store(&ctl->epoch, -1);
@@ -260,13 +261,15 @@ static void become_controller(controller_t *ctl, int32_t epoch,
 	atomic_store(&ctl->active, true);
 	ctl->gen++;
 	ctl->elect_failures = 0;
-	log_info(CTL_FAC, "broker %" PRId32 " is the controller, epoch %" PRId32,
+	log_info(CTL_FAC,
+		 "broker %" PRId32 " is the controller, epoch %" PRId32,
 		 ctl->cfg.broker_id, epoch);
 
 	ret = ctl_load_context(ctl);
 	if (ret < 0) {
-		log_error(CTL_FAC, "cannot read the cluster state (%s); "
-				   "giving up the controller role",
+		log_error(CTL_FAC,
+			  "cannot read the cluster state (%s); "
+			  "giving up the controller role",
 			  err_str(ret));
 		release_office(ctl);
 		ctl_resign(ctl, "fail-over failed");
@@ -299,8 +302,9 @@ static void become_controller(controller_t *ctl, int32_t epoch,
 	ctl_on_preferred_znode(ctl);
 	if (ctl->cfg.auto_leader_rebalance_enable)
 		ctl->next_rebalance_ms =
-			clock_mono_ms() + ctl->cfg.rebalance_initial_delay_ms;
-	log_info(CTL_FAC, "fail-over done in %" PRId64 " ms (%d brokers, %zu topics)",
+		    clock_mono_ms() + ctl->cfg.rebalance_initial_delay_ms;
+	log_info(CTL_FAC,
+		 "fail-over done in %" PRId64 " ms (%d brokers, %zu topics)",
 		 clock_mono_ms() - t0, ctl->n_brokers, ctl->topics.n);
 }
 
@@ -314,8 +318,8 @@ static int read_epoch(controller_t *ctl, int32_t *epoch, struct Stat *st)
 		rc = zk_get(ctl->zs, ZK_PATH_CONTROLLER_EPOCH, NULL, &data,
 			    &len, st);
 		if (rc == ZNONODE) {
-			rc = zk_create(ctl->zs, ZK_PATH_CONTROLLER_EPOCH, "0", 1,
-				       0, NULL, 0, NULL);
+			rc = zk_create(ctl->zs, ZK_PATH_CONTROLLER_EPOCH, "0",
+				       1, 0, NULL, 0, NULL);
 			if (rc != ZOK && rc != ZNODEEXISTS)
 				return rc;
 			continue;
@@ -366,9 +370,9 @@ static int read_controller(controller_t *ctl, int32_t *id, int64_t *owner)
 
 static void schedule_elect(controller_t *ctl)
 {
-	int backoff = ELECT_RETRY_MS * (1 << (ctl->elect_failures < 4 ?
-						      ctl->elect_failures :
-						      4));
+	int backoff =
+	    ELECT_RETRY_MS *
+	    (1 << (ctl->elect_failures < 4 ? ctl->elect_failures : 4));
 
 	ctl->elect_failures++;
 	ctl->next_elect_ms = clock_mono_ms() + backoff;
@@ -391,8 +395,8 @@ static void elect(controller_t *ctl)
 	}
 	rc = read_epoch(ctl, &epoch, &st);
 	if (rc != ZOK) {
-		log_warn(CTL_FAC, "cannot read %s: %s", ZK_PATH_CONTROLLER_EPOCH,
-			 zerror(rc));
+		log_warn(CTL_FAC, "cannot read %s: %s",
+			 ZK_PATH_CONTROLLER_EPOCH, zerror(rc));
 		schedule_elect(ctl);
 		return;
 	}
@@ -484,7 +488,8 @@ static void set_not_controller(Fluxo__Response *resp, struct arena *a, int api)
 {
 	switch (api) {
 	case FLUXO__API_KEY__CONTROLLED_SHUTDOWN: {
-		Fluxo__ControlledShutdownResponse *r = arena_alloc(a, sizeof(*r));
+		Fluxo__ControlledShutdownResponse *r =
+		    arena_alloc(a, sizeof(*r));
 
 		if (!r)
 			break;
@@ -581,7 +586,8 @@ static void on_response(controller_t *ctl, struct ctl_event *ev)
 		return;
 	r = fluxo__response__unpack(NULL, ev->head_len_resp, ev->resp.data);
 	if (!r) {
-		log_warn(CTL_FAC, "broker %" PRId32 " sent an undecodable answer",
+		log_warn(CTL_FAC,
+			 "broker %" PRId32 " sent an undecodable answer",
 			 ev->broker_id);
 		if (ev->api == FLUXO__API_KEY__STOP_REPLICA)
 			ctl_on_stop_replica_response(ctl, ev->broker_id, NULL,
@@ -591,9 +597,9 @@ static void on_response(controller_t *ctl, struct ctl_event *ev)
 	switch (ev->api) {
 	case FLUXO__API_KEY__STOP_REPLICA: {
 		const Fluxo__StopReplicaResponse *sr =
-			r->body_case == FLUXO__RESPONSE__BODY_STOP_REPLICA ?
-				r->stop_replica :
-				NULL;
+		    r->body_case == FLUXO__RESPONSE__BODY_STOP_REPLICA
+			? r->stop_replica
+			: NULL;
 
 		if (r->error != E(NONE))
 			sr = NULL;
@@ -604,16 +610,17 @@ static void on_response(controller_t *ctl, struct ctl_event *ev)
 	case FLUXO__API_KEY__LEADER_AND_ISR:
 		if (r->error != E(NONE) ||
 		    (r->leader_and_isr && r->leader_and_isr->error != E(NONE)))
-			log_warn(CTL_FAC,
-				 "broker %" PRId32 " refused LeaderAndIsr: error %d",
-				 ev->broker_id,
-				 r->error != E(NONE) ? r->error :
-						       r->leader_and_isr->error);
+			log_warn(
+			    CTL_FAC,
+			    "broker %" PRId32 " refused LeaderAndIsr: error %d",
+			    ev->broker_id,
+			    r->error != E(NONE) ? r->error
+						: r->leader_and_isr->error);
 		else if (r->leader_and_isr)
 			for (size_t i = 0; i < r->leader_and_isr->n_partitions;
 			     i++) {
 				const Fluxo__PartitionError *pe =
-					r->leader_and_isr->partitions[i];
+				    r->leader_and_isr->partitions[i];
 
 				if (pe->error != E(NONE))
 					log_warn(CTL_FAC,
@@ -651,7 +658,8 @@ static void handle(controller_t *ctl, struct ctl_event *ev)
 		check_controller(ctl);
 		break;
 	case EV_NEW_SESSION:
-		log_info(CTL_FAC, "new ZooKeeper session; running for controller");
+		log_info(CTL_FAC,
+			 "new ZooKeeper session; running for controller");
 		ctl->elect_failures = 0;
 		check_controller(ctl);
 		break;
@@ -703,7 +711,7 @@ static void handle(controller_t *ctl, struct ctl_event *ev)
 static int64_t next_timer(controller_t *ctl)
 {
 	int64_t t = 0;
-	int64_t c[3] = { ctl->next_elect_ms, 0, 0 };
+	int64_t c[3] = {ctl->next_elect_ms, 0, 0};
 
 	if (atomic_load(&ctl->active)) {
 		c[1] = ctl->next_rebalance_ms;
@@ -733,9 +741,9 @@ static void run_timers(controller_t *ctl)
 	    now >= ctl->next_rebalance_ms) {
 		ctl_auto_rebalance(ctl);
 		ctl->next_rebalance_ms =
-			clock_mono_ms() +
-			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds *
-				1000;
+		    clock_mono_ms() +
+		    (int64_t)ctl->cfg.leader_imbalance_check_interval_seconds *
+			1000;
 	}
 }
 
@@ -814,9 +822,9 @@ controller_t *controller_start(zk_session_t *zs,
 	}
 	ctl->cfg = *cfg;
 	ctl->listener = strdup(cfg->inter_broker_listener_name &&
-					       *cfg->inter_broker_listener_name ?
-				       cfg->inter_broker_listener_name :
-				       "PLAINTEXT");
+				       *cfg->inter_broker_listener_name
+				   ? cfg->inter_broker_listener_name
+				   : "PLAINTEXT");
 	ctl->cfg.inter_broker_listener_name = ctl->listener;
 	if (ctl->cfg.controller_socket_timeout_ms <= 0)
 		ctl->cfg.controller_socket_timeout_ms = 30000;
@@ -854,7 +862,8 @@ controller_t *controller_start(zk_session_t *zs,
 		goto err;
 	}
 	if (pthread_create(&ctl->thread, NULL, controller_thread, ctl) != 0) {
-		snprintf(errstr, errstr_size, "cannot start the controller thread");
+		snprintf(errstr, errstr_size,
+			 "cannot start the controller thread");
 		goto err;
 	}
 	ctl_post_simple(ctl, EV_ELECT);

@@ -35,17 +35,17 @@
 typedef struct controller controller_t;
 
 struct controller_config {
-	int32_t broker_id;			/* broker.id */
-	int32_t num_partitions;			/* num.partitions */
-	int32_t default_replication_factor;	/* default.replication.factor */
-	bool delete_topic_enable;		/* delete.topic.enable */
-	bool unclean_leader_election_enable;	/* broker default */
-	bool auto_leader_rebalance_enable;	/* auto.leader.rebalance.enable */
-	int32_t leader_imbalance_check_interval_seconds;	/* 300 */
-	int32_t leader_imbalance_per_broker_percentage;	/* 10 */
-	int32_t controller_socket_timeout_ms;	/* controller.socket.timeout.ms */
-	int32_t connect_timeout_ms;		/* per connection attempt */
-	const char *inter_broker_listener_name;	/* NULL: "PLAINTEXT" */
+	int32_t broker_id;		     /* broker.id */
+	int32_t num_partitions;		     /* num.partitions */
+	int32_t default_replication_factor;  /* default.replication.factor */
+	bool delete_topic_enable;	     /* delete.topic.enable */
+	bool unclean_leader_election_enable; /* broker default */
+	bool auto_leader_rebalance_enable;   /* auto.leader.rebalance.enable */
+	int32_t leader_imbalance_check_interval_seconds; /* 300 */
+	int32_t leader_imbalance_per_broker_percentage;	 /* 10 */
+	int32_t controller_socket_timeout_ms; /* controller.socket.timeout.ms */
+	int32_t connect_timeout_ms;	      /* per connection attempt */
+	const char *inter_broker_listener_name; /* NULL: "PLAINTEXT" */
 	uint32_t max_response_bytes;		/* largest broker answer read */
 	/* First auto-rebalance run after becoming controller (Kafka: 5 s). */
 	int32_t rebalance_initial_delay_ms;

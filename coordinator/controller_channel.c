@@ -228,8 +228,8 @@ struct ctl_channel *ctl_channel_start(controller_t *ctl, int32_t broker_id,
 	ch->max_frame = ctl->cfg.max_response_bytes;
 	pthread_mutex_init(&ch->mu, NULL);
 	pthread_cond_init(&ch->cv, NULL);
-	if (!ch->host || pthread_create(&ch->thread, NULL, channel_thread,
-					ch) != 0) {
+	if (!ch->host ||
+	    pthread_create(&ch->thread, NULL, channel_thread, ch) != 0) {
 		free(ch->host);
 		pthread_mutex_destroy(&ch->mu);
 		pthread_cond_destroy(&ch->cv);

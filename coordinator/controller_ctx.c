@@ -83,7 +83,7 @@ int ctl_broker_add(controller_t *ctl, struct ctl_broker *b)
 	if (ctl->n_brokers == ctl->cap_brokers) {
 		int cap = ctl->cap_brokers ? ctl->cap_brokers * 2 : 8;
 		struct ctl_broker **v =
-			realloc(ctl->brokers, (size_t)cap * sizeof(*v));
+		    realloc(ctl->brokers, (size_t)cap * sizeof(*v));
 
 		if (!v)
 			return ERR_NOMEM;
@@ -208,7 +208,8 @@ int ctl_topic_extend(struct ctl_topic *t, const struct zk_topic_assign *a)
 		    memcmp(cp->replicas.ids, a->replicas[p].ids,
 			   (size_t)cp->replicas.n * sizeof(int32_t)) != 0) {
 			log_warn(CTL_FAC,
-				 "the replicas of topic=%s partition=%d changed in ZooKeeper; "
+				 "the replicas of topic=%s partition=%d "
+				 "changed in ZooKeeper; "
 				 "using the new assignment",
 				 t->name, p);
 			if (zkdata_replicas_set(&cp->replicas,
@@ -296,7 +297,7 @@ int ctl_read_brokers(controller_t *ctl, struct ctl_broker ***out, int *n)
 {
 	struct String_vector kids;
 	struct zk_read *reads = NULL;
-	char (*paths)[48] = NULL;
+	char(*paths)[48] = NULL;
 	struct ctl_broker **v = NULL;
 	int rc, k = 0, ret = 0;
 
@@ -321,8 +322,8 @@ int ctl_read_brokers(controller_t *ctl, struct ctl_broker ***out, int *n)
 		goto out;
 	}
 	for (int i = 0; i < kids.count; i++) {
-		snprintf(paths[i], sizeof(paths[i]), ZK_PATH_BROKER_IDS "/%.30s",
-			 kids.data[i]);
+		snprintf(paths[i], sizeof(paths[i]),
+			 ZK_PATH_BROKER_IDS "/%.30s", kids.data[i]);
 		reads[i].path = paths[i];
 	}
 	rc = zk_get_many(ctl->zs, reads, kids.count, ctl->w_broker_data);
@@ -368,7 +369,8 @@ int ctl_read_brokers(controller_t *ctl, struct ctl_broker ***out, int *n)
 		if (!b->ep)
 			log_error(CTL_FAC,
 				  "broker %" PRId32
-				  " has no endpoint for listener %s (inter.broker.listener.name); "
+				  " has no endpoint for listener %s "
+				  "(inter.broker.listener.name); "
 				  "the controller cannot reach it",
 				  id, ctl->listener);
 		v[k++] = b;
@@ -394,7 +396,7 @@ int ctl_read_topics(controller_t *ctl, char **names, int n,
 		    struct ctl_topic **out)
 {
 	struct zk_read *reads = calloc((size_t)n + 1, sizeof(*reads));
-	char (*paths)[ZKPATH_MAX] = calloc((size_t)n + 1, sizeof(*paths));
+	char(*paths)[ZKPATH_MAX] = calloc((size_t)n + 1, sizeof(*paths));
 	int rc, ret = 0;
 
 	if (!reads || !paths) {
@@ -519,9 +521,8 @@ int ctl_read_states(controller_t *ctl, struct ctl_tpref *tps, int n)
 out:
 	if (reads) {
 		for (int i = 0; i < n; i++)
-			if (reads[i].path &&
-			    (reads[i].path < paths ||
-			     reads[i].path >= paths + off))
+			if (reads[i].path && (reads[i].path < paths ||
+					      reads[i].path >= paths + off))
 				free((char *)reads[i].path);
 		zk_reads_free(reads, n);
 	}
@@ -532,7 +533,7 @@ out:
 
 int ctl_load_context(controller_t *ctl)
 {
-	struct String_vector kids = { 0, NULL };
+	struct String_vector kids = {0, NULL};
 	struct ctl_broker **brokers = NULL;
 	struct ctl_topic **topics = NULL;
 	struct ctl_tpref *tps = NULL;
@@ -593,8 +594,8 @@ int ctl_load_context(controller_t *ctl)
 	ret = ctl_read_states(ctl, tps, n_tps);
 	if (ret == 0)
 		log_info(CTL_FAC,
-			 "read %d brokers, %zu topics and %d partition states in %" PRId64
-			 " ms",
+			 "read %d brokers, %zu topics and %d partition states "
+			 "in %" PRId64 " ms",
 			 ctl->n_brokers, ctl->topics.n, n_tps,
 			 clock_mono_ms() - t0);
 out:

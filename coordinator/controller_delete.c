@@ -67,12 +67,14 @@ int ctl_on_delete_topics(controller_t *ctl)
 
 		if (!t) {
 			log_info(CTL_FAC,
-				 "removing the deletion marker of %s, which does not exist",
+				 "removing the deletion marker of %s, which "
+				 "does not exist",
 				 kids.data[i]);
 			delete_marker(ctl, kids.data[i]);
 		} else if (!ctl->cfg.delete_topic_enable) {
 			log_warn(CTL_FAC,
-				 "ignoring the deletion of %s: delete.topic.enable is false",
+				 "ignoring the deletion of %s: "
+				 "delete.topic.enable is false",
 				 kids.data[i]);
 			delete_marker(ctl, kids.data[i]);
 		} else if (!t->deleting) {
@@ -226,8 +228,9 @@ static void complete(controller_t *ctl, struct ctl_topic *t)
 		return;
 	}
 	if (ret < 0) {
-		log_warn(CTL_FAC, "could not remove the znodes of %s yet; "
-				  "retrying",
+		log_warn(CTL_FAC,
+			 "could not remove the znodes of %s yet; "
+			 "retrying",
 			 t->name);
 		ctl->next_delete_retry_ms = clock_mono_ms() + RETRY_MS;
 		return;
@@ -260,10 +263,11 @@ void ctl_resume_deletion(controller_t *ctl)
 
 		if (!all_replicas_live(ctl, t, &dead)) {
 			if (!t->ineligible_logged)
-				log_warn(CTL_FAC,
-					 "deletion of %s waits for broker %" PRId32
-					 ", which holds a replica and is not live",
-					 t->name, dead);
+				log_warn(
+				    CTL_FAC,
+				    "deletion of %s waits for broker %" PRId32
+				    ", which holds a replica and is not live",
+				    t->name, dead);
 			t->ineligible_logged = true;
 			continue;
 		}

@@ -50,7 +50,7 @@ static int tpl_add(struct tplist *l, struct ctl_topic *t, int p)
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct ctl_tpref){ t, p, false, false };
+	l->v[l->n++] = (struct ctl_tpref){t, p, false, false};
 	return 0;
 }
 
@@ -69,7 +69,8 @@ static void tpl_free(struct tplist *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static bool endpoints_equal(const struct zk_broker *a, const struct zk_broker *b)
+static bool endpoints_equal(const struct zk_broker *a,
+			    const struct zk_broker *b)
 {
 	if (a->n_endpoints != b->n_endpoints)
 		return false;
@@ -153,7 +154,7 @@ static void mark_dead_deletions(controller_t *ctl, const int32_t *dead,
 
 static int on_failures(controller_t *ctl, const int32_t *dead, int n_dead)
 {
-	struct tplist l = { 0 };
+	struct tplist l = {0};
 	int ret;
 
 	if (n_dead == 0)
@@ -242,7 +243,8 @@ int ctl_on_broker_change(controller_t *ctl)
 						 "broker %" PRId32
 						 " bounced (epoch %" PRId64
 						 " -> %" PRId64 ")",
-						 b->id, b->epoch, cur[j]->epoch);
+						 b->id, b->epoch,
+						 cur[j]->epoch);
 					dead[n_dead++] = b->id;
 				} else if (!endpoints_equal(&b->info,
 							    &cur[j]->info)) {
@@ -257,9 +259,10 @@ int ctl_on_broker_change(controller_t *ctl)
 					b->info = cur[j]->info;
 					cur[j]->info = tmp;
 					b->ep = zkdata_broker_endpoint(
-						&b->info, ctl->listener);
+					    &b->info, ctl->listener);
 					if (b->chan)
-						ctl_channel_retire(ctl, b->chan);
+						ctl_channel_retire(ctl,
+								   b->chan);
 					b->chan = NULL;
 					start_channel(ctl, b);
 					ctl_batch_um_ping(ctl);
@@ -273,10 +276,19 @@ int ctl_on_broker_change(controller_t *ctl)
 		if (!present)
 			dead[n_dead++] = b->id;
 	}
+	/*
+	 * Kafka's order: failures are handled with the dead and bounced
+	 * brokers out of the live set, so a broker that restarted before we
+	 * noticed loses its leaderships and ISR places (leader epochs move
+	 * on, and it truncates as a follower); only then does it start.
+	 */
 	for (int k = 0; k < n_dead; k++) {
 		log_info(CTL_FAC, "broker %" PRId32 " is gone", dead[k]);
 		ctl_broker_remove(ctl, dead[k]);
 	}
+	ret = on_failures(ctl, dead, n_dead);
+	if (ret < 0 || !atomic_load(&ctl->active))
+		goto out;
 	for (int j = 0; j < n_cur; j++) {
 		if (!cur[j])
 			continue;
@@ -285,31 +297,14 @@ int ctl_on_broker_change(controller_t *ctl)
 			cur[j] = NULL;
 			continue;
 		}
-		log_info(CTL_FAC, "broker %" PRId32 " is live (epoch %" PRId64 ")",
+		log_info(CTL_FAC,
+			 "broker %" PRId32 " is live (epoch %" PRId64 ")",
 			 cur[j]->id, cur[j]->epoch);
 		start_channel(ctl, cur[j]);
 		born[n_born++] = cur[j]->id;
 		cur[j] = NULL;
 	}
-	/* A bounced broker is both dead and born; that is Kafka's rule. */
-	{
-		int32_t *really_dead = calloc((size_t)n_dead + 1,
-					      sizeof(*really_dead));
-		int n_rd = 0;
-
-		if (!really_dead) {
-			ret = ERR_NOMEM;
-			goto out;
-		}
-		for (int k = 0; k < n_dead; k++)
-			if (!ctl_is_live(ctl, dead[k]) ||
-			    ids_contain(born, n_born, dead[k]))
-				really_dead[n_rd++] = dead[k];
-		ret = on_failures(ctl, really_dead, n_rd);
-		free(really_dead);
-	}
-	if (ret == 0 && atomic_load(&ctl->active))
-		ret = on_startups(ctl, born, n_born);
+	ret = on_startups(ctl, born, n_born);
 	if (ret == 0 && atomic_load(&ctl->active)) {
 		if (n_dead > 0 && n_born == 0)
 			ctl_batch_um_ping(ctl);
@@ -355,7 +350,7 @@ static int create_partition_parents(controller_t *ctl, struct ctl_topic **v,
 static int init_partitions(controller_t *ctl, struct ctl_topic **v, int n,
 			   const int *from)
 {
-	struct tplist l = { 0 };
+	struct tplist l = {0};
 	int ret;
 
 	for (int i = 0; i < n; i++) {
@@ -369,8 +364,8 @@ static int init_partitions(controller_t *ctl, struct ctl_topic **v, int n,
 	}
 	if (l.n == 0)
 		return 0;
-	ret = ctl_update_partitions(ctl, l.v, l.n, ctl_decide_online, NULL,
-				    NULL);
+	ret =
+	    ctl_update_partitions(ctl, l.v, l.n, ctl_decide_online, NULL, NULL);
 	if (ret == 0) {
 		/* Adopted states (a predecessor created them) go out too. */
 		for (int i = 0; i < l.n; i++) {
@@ -402,8 +397,8 @@ int ctl_on_topic_change(controller_t *ctl)
 	}
 	/* Topics whose znode is gone. */
 	{
-		struct ctl_topic **gone = calloc(ctl->topics.n + 1,
-						 sizeof(*gone));
+		struct ctl_topic **gone =
+		    calloc(ctl->topics.n + 1, sizeof(*gone));
 		int n_gone = 0;
 
 		if (!gone) {
@@ -486,8 +481,9 @@ int ctl_on_topic_modified(controller_t *ctl, const char *path)
 		goto out_free;
 	}
 	if (t->deleting) {
-		log_info(CTL_FAC, "ignoring partition changes of %s, which is "
-				  "being deleted",
+		log_info(CTL_FAC,
+			 "ignoring partition changes of %s, which is "
+			 "being deleted",
 			 t->name);
 		zkdata_topic_free(&a);
 		goto out_free;
@@ -519,8 +515,8 @@ static int preferred_for(controller_t *ctl, struct ctl_tpref *tps, int n,
 
 int ctl_on_preferred_znode(controller_t *ctl)
 {
-	struct zk_tp_list l = { NULL, 0 };
-	struct tplist tps = { 0 };
+	struct zk_tp_list l = {NULL, 0};
+	struct tplist tps = {0};
 	char *data = NULL, why[256];
 	struct Stat st;
 	bool fenced;
@@ -528,7 +524,7 @@ int ctl_on_preferred_znode(controller_t *ctl)
 
 	rc = zk_exists(ctl->zs, ZK_PATH_PREFERRED, ctl->w_preferred, &st);
 	if (rc == ZNONODE)
-		return 0;	/* the exists watch is armed */
+		return 0; /* the exists watch is armed */
 	if (rc != ZOK)
 		return ERR_ZK;
 	rc = zk_get(ctl->zs, ZK_PATH_PREFERRED, ctl->w_preferred, &data, &len,
@@ -547,8 +543,8 @@ int ctl_on_preferred_znode(controller_t *ctl)
 			if (t && l.v[i].partition < t->n_parts)
 				tpl_add(&tps, t, l.v[i].partition);
 		}
-		log_info(CTL_FAC, "preferred replica election for %d partitions",
-			 tps.n);
+		log_info(CTL_FAC,
+			 "preferred replica election for %d partitions", tps.n);
 		ret = preferred_for(ctl, tps.v, tps.n, NULL);
 	}
 	if (ret == 0) {
@@ -567,7 +563,7 @@ int ctl_on_preferred_znode(controller_t *ctl)
 
 void ctl_auto_rebalance(controller_t *ctl)
 {
-	struct tplist l = { 0 };
+	struct tplist l = {0};
 
 	for (int b = 0; b < ctl->n_brokers; b++) {
 		int32_t id = ctl->brokers[b]->id;
@@ -594,13 +590,15 @@ void ctl_auto_rebalance(controller_t *ctl)
 		}
 		if (preferred == 0 ||
 		    (int64_t)not_leading * 100 <=
-			    (int64_t)ctl->cfg.leader_imbalance_per_broker_percentage *
-				    preferred)
+			(int64_t)ctl->cfg
+				.leader_imbalance_per_broker_percentage *
+			    preferred)
 			continue;
-		log_info(CTL_FAC,
-			 "broker %" PRId32
-			 " leads %d of the %d partitions it prefers; rebalancing",
-			 id, preferred - not_leading, preferred);
+		log_info(
+		    CTL_FAC,
+		    "broker %" PRId32
+		    " leads %d of the %d partitions it prefers; rebalancing",
+		    id, preferred - not_leading, preferred);
 		strmap_foreach(&ctl->topics, i)
 		{
 			struct ctl_topic *t = ctl->topics.v[i].val;
@@ -649,7 +647,7 @@ static int decide_shutdown(controller_t *ctl, struct ctl_topic *t, int p,
 			}
 		}
 		if (leader < 0)
-			return 0;	/* stays; reported as remaining */
+			return 0; /* stays; reported as remaining */
 		for (int i = 0; i < cp->isr.n; i++)
 			if (ctl_is_eligible(ctl, cp->isr.ids[i]))
 				ns->isr[ns->n_isr++] = cp->isr.ids[i];
@@ -676,7 +674,7 @@ void ctl_handle_controlled_shutdown(controller_t *ctl,
 {
 	Fluxo__ControlledShutdownResponse *r = arena_alloc(a, sizeof(*r));
 	struct ctl_broker *b = ctl_broker_find(ctl, req->broker_id);
-	struct tplist l = { 0 };
+	struct tplist l = {0};
 	int32_t id = req->broker_id;
 	int64_t t0 = clock_mono_ms();
 	int ret, n_topics = 0, remaining = 0;
@@ -728,7 +726,7 @@ void ctl_handle_controlled_shutdown(controller_t *ctl,
 			remaining++;
 	/* Answer with the partitions it still leads, by topic. */
 	r->remaining_partitions =
-		arena_alloc(a, ((size_t)l.n + 1) * sizeof(void *));
+	    arena_alloc(a, ((size_t)l.n + 1) * sizeof(void *));
 	for (int i = 0; r->remaining_partitions && i < l.n; i++) {
 		struct ctl_topic *t = l.v[i].t;
 		Fluxo__TopicPartitions *tp = NULL;
@@ -746,7 +744,7 @@ void ctl_handle_controlled_shutdown(controller_t *ctl,
 			fluxo__topic_partitions__init(tp);
 			tp->topic = t->name;
 			tp->partitions = arena_alloc(
-				a, (size_t)(t->n_parts + 1) * sizeof(int32_t));
+			    a, (size_t)(t->n_parts + 1) * sizeof(int32_t));
 			if (!tp->partitions)
 				break;
 			r->remaining_partitions[n_topics++] = tp;
@@ -836,8 +834,8 @@ void ctl_handle_alter_isr(controller_t *ctl, const Fluxo__AlterIsrRequest *req,
 	Fluxo__AlterIsrResponse *r = arena_alloc(a, sizeof(*r));
 	struct ctl_broker *b = ctl_broker_find(ctl, req->broker_id);
 	size_t total = 0, k = 0;
-	struct tplist l = { 0 };
-	struct isr_arg ia = { 0 };
+	struct tplist l = {0};
+	struct isr_arg ia = {0};
 	int *slot = NULL, ret;
 	Fluxo__AlterIsrPartitionResponse **pr = NULL;
 
@@ -872,7 +870,7 @@ void ctl_handle_alter_isr(controller_t *ctl, const Fluxo__AlterIsrRequest *req,
 		for (size_t j = 0; j < tt->n_partitions; j++) {
 			const Fluxo__AlterIsrPartition *ap = tt->partitions[j];
 			Fluxo__AlterIsrPartitionResponse *pp =
-				arena_alloc(a, sizeof(*pp));
+			    arena_alloc(a, sizeof(*pp));
 			int err;
 
 			if (!pp) {
@@ -980,7 +978,7 @@ void ctl_handle_elect_leaders(controller_t *ctl,
 {
 	Fluxo__ElectLeadersResponse *r = arena_alloc(a, sizeof(*r));
 	bool all = req->n_topic_partitions == 0;
-	struct tplist l = { 0 };
+	struct tplist l = {0};
 	const char **unknown_topic = NULL;
 	int32_t *unknown_part = NULL;
 	int n_unknown = 0, *results = NULL, ret;
@@ -1012,7 +1010,7 @@ void ctl_handle_elect_leaders(controller_t *ctl,
 	} else {
 		for (size_t i = 0; i < req->n_topic_partitions; i++) {
 			const Fluxo__TopicPartitions *tp =
-				req->topic_partitions[i];
+			    req->topic_partitions[i];
 			struct ctl_topic *t = ctl_topic_find(ctl, tp->topic);
 
 			for (size_t j = 0; j < tp->n_partitions; j++) {
@@ -1022,7 +1020,7 @@ void ctl_handle_elect_leaders(controller_t *ctl,
 				} else {
 					unknown_topic[n_unknown] = tp->topic;
 					unknown_part[n_unknown++] =
-						tp->partitions[j];
+					    tp->partitions[j];
 				}
 			}
 		}
@@ -1032,19 +1030,19 @@ void ctl_handle_elect_leaders(controller_t *ctl,
 		r->error = E(UNKNOWN_SERVER_ERROR);
 		goto out;
 	}
-	ret = ctl_update_partitions(
-		ctl, l.v, l.n,
-		req->election_type == FLUXO__ELECTION_TYPE__UNCLEAN ?
-			decide_unclean :
-			ctl_decide_preferred,
-		NULL, results);
+	ret = ctl_update_partitions(ctl, l.v, l.n,
+				    req->election_type ==
+					    FLUXO__ELECTION_TYPE__UNCLEAN
+					? decide_unclean
+					: ctl_decide_preferred,
+				    NULL, results);
 	if (ret < 0) {
 		r->error = ret == ERR_FENCED ? E(NOT_CONTROLLER)
 					     : E(UNKNOWN_SERVER_ERROR);
 		goto out;
 	}
 	r->results = arena_alloc(a, ((size_t)l.n + (size_t)n_unknown + 1) *
-					    sizeof(void *));
+					sizeof(void *));
 	if (!r->results) {
 		r->error = E(UNKNOWN_SERVER_ERROR);
 		goto out;
@@ -1054,7 +1052,7 @@ void ctl_handle_elect_leaders(controller_t *ctl,
 		int code;
 
 		if (i < l.n) {
-			code = results[i] == 1 ? E(NONE)
+			code = results[i] == 1	 ? E(NONE)
 			       : results[i] == 0 ? E(ELECTION_NOT_NEEDED)
 						 : -results[i];
 			if (all && code == E(ELECTION_NOT_NEEDED))

@@ -41,10 +41,10 @@ struct ctl_channel;
 
 struct ctl_broker {
 	int32_t id;
-	int64_t epoch;			/* czxid of its registration */
-	struct zk_broker info;		/* decoded registration */
-	const struct zk_endpoint *ep;	/* inter-broker listener, or NULL */
-	bool shutting_down;		/* sent ControlledShutdown */
+	int64_t epoch;		      /* czxid of its registration */
+	struct zk_broker info;	      /* decoded registration */
+	const struct zk_endpoint *ep; /* inter-broker listener, or NULL */
+	bool shutting_down;	      /* sent ControlledShutdown */
 	struct ctl_channel *chan;
 };
 
@@ -57,15 +57,15 @@ enum {
 };
 
 struct ctl_part {
-	struct zk_replicas replicas;	/* assignment order */
+	struct zk_replicas replicas; /* assignment order */
 	struct zk_replicas adding, removing;
-	bool has_state;			/* state znode read or written */
+	bool has_state; /* state znode read or written */
 	int32_t leader;
 	int32_t leader_epoch;
 	int32_t controller_epoch;
-	int32_t zk_version;		/* partition epoch */
+	int32_t zk_version; /* partition epoch */
 	struct zk_replicas isr;
-	uint8_t *del;			/* [replicas.n] DEL_*, or NULL */
+	uint8_t *del; /* [replicas.n] DEL_*, or NULL */
 };
 
 struct ctl_topic {
@@ -73,29 +73,29 @@ struct ctl_topic {
 	char *topic_id;
 	int n_parts;
 	struct ctl_part *parts;
-	bool deleting;			/* queued for deletion */
-	bool delete_started;		/* UpdateMetadata -2 sent */
+	bool deleting;	     /* queued for deletion */
+	bool delete_started; /* UpdateMetadata -2 sent */
 	bool ineligible_logged;
-	bool removed;			/* gone; freed after the event */
-	bool unclean;			/* cached unclean.leader.election */
-	uint64_t unclean_seq;		/* event the cache is valid for */
+	bool removed;	      /* gone; freed after the event */
+	bool unclean;	      /* cached unclean.leader.election */
+	uint64_t unclean_seq; /* event the cache is valid for */
 	struct ctl_topic *grave_next;
 };
 
 /* ------------------------------------------------------------- events */
 
 enum ctl_ev_type {
-	EV_ELECT,		/* run for election if nobody holds it */
-	EV_CONTROLLER_CHANGE,	/* /controller created/changed/deleted */
-	EV_EXPIRED,		/* the session expired: resign */
-	EV_NEW_SESSION,		/* a new session: run for election */
-	EV_BROKER_CHANGE,	/* /brokers/ids children or data */
-	EV_TOPIC_CHANGE,	/* /brokers/topics children */
-	EV_TOPIC_MODIFIED,	/* /brokers/topics/<t> data */
-	EV_DELETE_TOPICS,	/* /admin/delete_topics children */
-	EV_PREFERRED,		/* /admin/preferred_replica_election */
-	EV_REQUEST,		/* submitted by the broker */
-	EV_RESPONSE,		/* a broker answered a control request */
+	EV_ELECT,	      /* run for election if nobody holds it */
+	EV_CONTROLLER_CHANGE, /* /controller created/changed/deleted */
+	EV_EXPIRED,	      /* the session expired: resign */
+	EV_NEW_SESSION,	      /* a new session: run for election */
+	EV_BROKER_CHANGE,     /* /brokers/ids children or data */
+	EV_TOPIC_CHANGE,      /* /brokers/topics children */
+	EV_TOPIC_MODIFIED,    /* /brokers/topics/<t> data */
+	EV_DELETE_TOPICS,     /* /admin/delete_topics children */
+	EV_PREFERRED,	      /* /admin/preferred_replica_election */
+	EV_REQUEST,	      /* submitted by the broker */
+	EV_RESPONSE,	      /* a broker answered a control request */
 	EV_STOP,
 	EV__COUNT
 };
@@ -109,7 +109,7 @@ struct ctl_tp_name {
 struct ctl_event {
 	enum ctl_ev_type type;
 	struct ctl_event *next;
-	char *path;			/* EV_TOPIC_MODIFIED */
+	char *path; /* EV_TOPIC_MODIFIED */
 	/* EV_REQUEST */
 	uint8_t *head;
 	size_t head_len;
@@ -122,7 +122,7 @@ struct ctl_event {
 	int api;
 	struct buf resp;
 	size_t head_len_resp;
-	struct ctl_tp_name *sent;	/* StopReplica(delete) sent */
+	struct ctl_tp_name *sent; /* StopReplica(delete) sent */
 	int n_sent;
 };
 
@@ -132,7 +132,7 @@ struct ctl_tpref {
 	struct ctl_topic *t;
 	int32_t p;
 	bool is_new;
-	bool del;			/* StopReplica: delete_partition */
+	bool del; /* StopReplica: delete_partition */
 };
 
 struct ctl_tpvec {
@@ -151,9 +151,9 @@ struct ctl_bbatch {
 struct ctl_batch {
 	struct ctl_bbatch *b;
 	int n, cap;
-	struct ctl_tpvec um;		/* partitions in UpdateMetadata to all */
-	bool um_ping;			/* UpdateMetadata to all even if empty */
-	char **deleted;			/* topics gone, told to all */
+	struct ctl_tpvec um; /* partitions in UpdateMetadata to all */
+	bool um_ping;	     /* UpdateMetadata to all even if empty */
+	char **deleted;	     /* topics gone, told to all */
 	int n_deleted;
 };
 
@@ -161,38 +161,38 @@ struct ctl_batch {
 
 struct controller {
 	struct controller_config cfg;
-	char *listener;			/* inter-broker listener name */
+	char *listener; /* inter-broker listener name */
 	zk_session_t *zs;
 	int listener_id;
 	zk_watcher_t *w_controller, *w_brokers, *w_broker_data, *w_topics,
-		*w_topic_data, *w_delete, *w_preferred;
+	    *w_topic_data, *w_delete, *w_preferred;
 
 	pthread_t thread;
-	pthread_mutex_t mu;		/* event queue */
+	pthread_mutex_t mu; /* event queue */
 	pthread_cond_t cv;
 	struct ctl_event *head, *tail;
-	bool pending[EV__COUNT];	/* coalesced event already queued */
-	bool stopping;			/* EV_STOP queued */
+	bool pending[EV__COUNT]; /* coalesced event already queued */
+	bool stopping;		 /* EV_STOP queued */
 
 	atomic_bool active;
-	atomic_int epoch;		/* -1 when not active */
+	atomic_int epoch; /* -1 when not active */
 	atomic_int active_id;
 
 	/* Controller thread only from here on. */
 	int32_t epoch_zkversion;
-	uint64_t gen;			/* bumped on each activation */
-	struct ctl_broker **brokers;	/* live brokers, sorted by id */
+	uint64_t gen;		     /* bumped on each activation */
+	struct ctl_broker **brokers; /* live brokers, sorted by id */
 	int n_brokers, cap_brokers;
-	struct strmap topics;		/* name -> struct ctl_topic */
-	int64_t next_rebalance_ms;	/* 0: none */
-	int64_t next_delete_retry_ms;	/* 0: none */
-	int64_t next_elect_ms;		/* 0: none */
+	struct strmap topics;	      /* name -> struct ctl_topic */
+	int64_t next_rebalance_ms;    /* 0: none */
+	int64_t next_delete_retry_ms; /* 0: none */
+	int64_t next_elect_ms;	      /* 0: none */
 	int elect_failures;
 	struct ctl_batch batch;
-	struct ctl_topic *grave;	/* removed topics, freed after events */
-	struct ctl_channel *retired;	/* stopping channels */
-	int32_t corr;			/* correlation ids */
-	uint64_t event_seq;		/* events handled */
+	struct ctl_topic *grave;     /* removed topics, freed after events */
+	struct ctl_channel *retired; /* stopping channels */
+	int32_t corr;		     /* correlation ids */
+	uint64_t event_seq;	     /* events handled */
 };
 
 /* controller.c */
@@ -235,28 +235,28 @@ bool ids_contain(const int32_t *v, int n, int32_t id);
 
 /* controller_zk.c */
 struct ctl_zop {
-	int type;			/* ZOO_CREATE_OP, ZOO_SETDATA_OP, ... */
-	char *path;			/* owned */
-	char *data;			/* owned, may be NULL */
+	int type;   /* ZOO_CREATE_OP, ZOO_SETDATA_OP, ... */
+	char *path; /* owned */
+	char *data; /* owned, may be NULL */
 	int len;
 	int version;
 	int group;
-	struct Stat stat;		/* SETDATA result */
+	struct Stat stat; /* SETDATA result */
 };
 
 struct ctl_zbatch {
 	struct ctl_zop *ops;
 	int n, cap;
 	int n_groups;
-	int *group_rc;			/* after ctl_zk_run: ZOK or failure */
+	int *group_rc; /* after ctl_zk_run: ZOK or failure */
 };
 
 void ctl_zb_init(struct ctl_zbatch *zb);
 void ctl_zb_free(struct ctl_zbatch *zb);
 /* Starts a group of ops that succeed or fail together. Returns its id. */
 int ctl_zb_group(struct ctl_zbatch *zb);
-int ctl_zb_add(struct ctl_zbatch *zb, int type, const char *path,
-	       char *data, int len, int version);
+int ctl_zb_add(struct ctl_zbatch *zb, int type, const char *path, char *data,
+	       int len, int version);
 /*
  * Runs the batch fenced by the controller epoch. Returns 0 when it ran
  * (see group_rc for each group), ERR_FENCED when a newer controller
@@ -265,8 +265,8 @@ int ctl_zb_add(struct ctl_zbatch *zb, int type, const char *path,
 int ctl_zk_run(controller_t *ctl, struct ctl_zbatch *zb);
 /* One fenced write of a single op; returns ZK rc or ZBADVERSION for
  * fencing via *fenced. */
-int ctl_zk_one(controller_t *ctl, int type, const char *path,
-	       const char *data, int len, int version, bool *fenced);
+int ctl_zk_one(controller_t *ctl, int type, const char *path, const char *data,
+	       int len, int version, bool *fenced);
 
 /* controller_psm.c */
 struct ctl_newstate {
@@ -274,8 +274,8 @@ struct ctl_newstate {
 	int32_t leader_epoch;
 	int32_t isr[64];
 	int n_isr;
-	bool is_new;			/* create the state znode */
-	bool no_lai;			/* ISR-only change from the leader */
+	bool is_new; /* create the state znode */
+	bool no_lai; /* ISR-only change from the leader */
 };
 
 /*
@@ -299,8 +299,8 @@ int ctl_update_partitions(controller_t *ctl, struct ctl_tpref *tps, int n,
 
 int ctl_decide_online(controller_t *ctl, struct ctl_topic *t, int p, int idx,
 		      struct ctl_newstate *ns, void *arg);
-int ctl_decide_preferred(controller_t *ctl, struct ctl_topic *t, int p,
-			 int idx, struct ctl_newstate *ns, void *arg);
+int ctl_decide_preferred(controller_t *ctl, struct ctl_topic *t, int p, int idx,
+			 struct ctl_newstate *ns, void *arg);
 /* The offline election; force_unclean for ElectLeaders(UNCLEAN). */
 int ctl_elect_one_offline(controller_t *ctl, struct ctl_topic *t, int p,
 			  struct ctl_newstate *ns, bool force_unclean);

@@ -37,7 +37,7 @@
 #include "log.h"
 
 #define MAX_ROUNDS 3
-#define E(x) FLUXO__ERROR_CODE__##x
+#define E(x)	   FLUXO__ERROR_CODE__##x
 
 static bool isr_has(const struct ctl_part *cp, int32_t id)
 {
@@ -106,7 +106,8 @@ int ctl_elect_one_offline(controller_t *ctl, struct ctl_topic *t, int p,
 		}
 	if (leader >= 0 && (force_unclean || ctl_unclean_allowed(ctl, t))) {
 		log_warn(CTL_FAC,
-			 "unclean leader election: topic=%s partition=%d leader=%" PRId32
+			 "unclean leader election: topic=%s partition=%d "
+			 "leader=%" PRId32
 			 " is not in the ISR; records may be lost",
 			 t->name, p, leader);
 		ns->leader = leader;
@@ -123,9 +124,10 @@ int ctl_elect_one_offline(controller_t *ctl, struct ctl_topic *t, int p,
 	if (ns->n_isr == 0)
 		for (int i = 0; i < cp->isr.n && ns->n_isr < 64; i++)
 			ns->isr[ns->n_isr++] = cp->isr.ids[i];
-	log_warn(CTL_FAC,
-		 "topic=%s partition=%d has no live in-sync replica and is offline",
-		 t->name, p);
+	log_warn(
+	    CTL_FAC,
+	    "topic=%s partition=%d has no live in-sync replica and is offline",
+	    t->name, p);
 	return 1;
 }
 
@@ -151,7 +153,7 @@ int ctl_decide_online(controller_t *ctl, struct ctl_topic *t, int p, int idx,
 			ns->isr[ns->n_isr++] = r;
 		}
 		if (ns->leader < 0)
-			return 0;	/* retried when a replica starts */
+			return 0; /* retried when a replica starts */
 		ns->leader_epoch = 0;
 		ns->is_new = true;
 		return 1;
@@ -161,8 +163,8 @@ int ctl_decide_online(controller_t *ctl, struct ctl_topic *t, int p, int idx,
 	return ctl_elect_one_offline(ctl, t, p, ns, force_unclean);
 }
 
-int ctl_decide_preferred(controller_t *ctl, struct ctl_topic *t, int p,
-			 int idx, struct ctl_newstate *ns, void *arg)
+int ctl_decide_preferred(controller_t *ctl, struct ctl_topic *t, int p, int idx,
+			 struct ctl_newstate *ns, void *arg)
 {
 	struct ctl_part *cp = &t->parts[p];
 	int32_t pref;
@@ -193,11 +195,11 @@ static char *encode_state(controller_t *ctl, const struct ctl_newstate *ns,
 			  int *len)
 {
 	struct zk_partition_state s = {
-		.leader = ns->leader,
-		.leader_epoch = ns->leader_epoch,
-		.controller_epoch = atomic_load(&ctl->epoch),
-		.isr = (int32_t *)ns->isr,
-		.n_isr = ns->n_isr,
+	    .leader = ns->leader,
+	    .leader_epoch = ns->leader_epoch,
+	    .controller_epoch = atomic_load(&ctl->epoch),
+	    .isr = (int32_t *)ns->isr,
+	    .n_isr = ns->n_isr,
 	};
 	char *js = zkdata_state_encode(&s);
 
@@ -212,7 +214,8 @@ static void apply(controller_t *ctl, struct ctl_topic *t, int p,
 	bool was_new = !cp->has_state;
 
 	if (zkdata_replicas_set(&cp->isr, ns->isr, ns->n_isr) < 0)
-		log_error(CTL_FAC, "out of memory updating topic=%s partition=%d",
+		log_error(CTL_FAC,
+			  "out of memory updating topic=%s partition=%d",
 			  t->name, p);
 	cp->leader = ns->leader;
 	cp->leader_epoch = ns->leader_epoch;
@@ -220,8 +223,8 @@ static void apply(controller_t *ctl, struct ctl_topic *t, int p,
 	cp->zk_version = zk_version;
 	cp->has_state = true;
 	log_debug(CTL_FAC,
-		  "topic=%s partition=%d leader=%" PRId32 " leader_epoch=%" PRId32
-		  " isr_size=%d zk_version=%" PRId32,
+		  "topic=%s partition=%d leader=%" PRId32
+		  " leader_epoch=%" PRId32 " isr_size=%d zk_version=%" PRId32,
 		  t->name, p, ns->leader, ns->leader_epoch, ns->n_isr,
 		  zk_version);
 	if (was_new || !ns->no_lai)
@@ -321,8 +324,9 @@ int ctl_update_partitions(controller_t *ctl, struct ctl_tpref *tps, int n,
 		if (ret < 0) {
 			ctl_zb_free(&zb);
 			if (ret == ERR_FENCED)
-				ctl_resign(ctl, "a newer controller exists "
-						"(fenced partition state write)");
+				ctl_resign(ctl,
+					   "a newer controller exists "
+					   "(fenced partition state write)");
 			goto out;
 		}
 		for (int k = 0; k < n_todo; k++) {
@@ -353,7 +357,8 @@ int ctl_update_partitions(controller_t *ctl, struct ctl_tpref *tps, int n,
 				if (missing_parent != t &&
 				    !create_partitions_node(ctl, t)) {
 					ctl_zb_free(&zb);
-					ctl_resign(ctl, "a newer controller exists");
+					ctl_resign(ctl,
+						   "a newer controller exists");
 					ret = ERR_FENCED;
 					goto out;
 				}
@@ -371,7 +376,8 @@ int ctl_update_partitions(controller_t *ctl, struct ctl_tpref *tps, int n,
 				continue;
 			}
 			log_error(CTL_FAC,
-				  "cannot write the state of topic=%s partition=%d: %s",
+				  "cannot write the state of topic=%s "
+				  "partition=%d: %s",
 				  t->name, p, zerror(rc));
 		}
 		ctl_zb_free(&zb);
@@ -384,7 +390,8 @@ int ctl_update_partitions(controller_t *ctl, struct ctl_tpref *tps, int n,
 	}
 	if (n_todo > 0)
 		log_warn(CTL_FAC,
-			 "%d partition state changes did not settle; leaving them to the next event",
+			 "%d partition state changes did not settle; leaving "
+			 "them to the next event",
 			 n_todo);
 out:
 	free(ns);
@@ -418,7 +425,7 @@ int ctl_elect_offline(controller_t *ctl)
 
 				for (int r = 0; r < cp->replicas.n; r++)
 					any |= ctl_is_eligible(
-						ctl, cp->replicas.ids[r]);
+					    ctl, cp->replicas.ids[r]);
 				if (!any)
 					continue;
 			}

@@ -45,7 +45,7 @@ static int vec_push(struct ctl_tpvec *v, struct ctl_topic *t, int p,
 		v->v = n;
 		v->cap = cap;
 	}
-	v->v[v->n++] = (struct ctl_tpref){ t, p, is_new, del };
+	v->v[v->n++] = (struct ctl_tpref){t, p, is_new, del};
 	return 0;
 }
 
@@ -197,9 +197,8 @@ static int32_t *arena_ids(struct arena *a, const int32_t *ids, int n)
 	return v;
 }
 
-static Fluxo__BrokerEndpoint *broker_endpoint(controller_t *ctl,
-					      struct arena *a,
-					      const struct ctl_broker *b)
+static Fluxo__BrokerEndpoint *
+broker_endpoint(controller_t *ctl, struct arena *a, const struct ctl_broker *b)
 {
 	Fluxo__BrokerEndpoint *e = arena_alloc(a, sizeof(*e));
 
@@ -253,9 +252,9 @@ um_state(controller_t *ctl, struct arena *a, struct ctl_topic *t, int p)
 	s->n_isr = (size_t)cp->isr.n;
 	s->replicas = arena_ids(a, cp->replicas.ids, cp->replicas.n);
 	s->n_replicas = (size_t)cp->replicas.n;
-	s->offline_replicas = arena_alloc(
-		a, (size_t)(cp->replicas.n > 0 ? cp->replicas.n : 1) *
-			   sizeof(int32_t));
+	s->offline_replicas =
+	    arena_alloc(a, (size_t)(cp->replicas.n > 0 ? cp->replicas.n : 1) *
+			       sizeof(int32_t));
 	if (!s->isr || !s->replicas || !s->offline_replicas)
 		return NULL;
 	for (int i = 0; i < cp->replicas.n; i++)
@@ -310,7 +309,8 @@ static void send_req(controller_t *ctl, struct ctl_broker *b,
 	req->client_id = client_id;
 	if (!b->chan || frame_encode_head(&frame, &req->base, 0) < 0) {
 		if (b->chan)
-			log_error(CTL_FAC, "cannot frame a request to broker %" PRId32,
+			log_error(CTL_FAC,
+				  "cannot frame a request to broker %" PRId32,
 				  b->id);
 		buf_free(&frame);
 		ctl_tp_names_free(sent, n_sent);
@@ -332,8 +332,8 @@ static int build_full(controller_t *ctl, struct arena *a, struct um_cache *c)
 {
 	size_t n = 0, k = 0;
 
-	strmap_foreach(&ctl->topics, i)
-		n += (size_t)((struct ctl_topic *)ctl->topics.v[i].val)->n_parts;
+	strmap_foreach(&ctl->topics, i) n +=
+	    (size_t)((struct ctl_topic *)ctl->topics.v[i].val)->n_parts;
 	c->full = arena_alloc(a, (n + 1) * sizeof(void *));
 	if (!c->full)
 		return ERR_NOMEM;
@@ -365,7 +365,8 @@ static int build_inc(controller_t *ctl, struct arena *a, struct um_cache *c)
 	if (!c->inc)
 		return ERR_NOMEM;
 	for (int i = 0; i < um->n; i++) {
-		if (um->v[i].t->removed || !um->v[i].t->parts[um->v[i].p].has_state)
+		if (um->v[i].t->removed ||
+		    !um->v[i].t->parts[um->v[i].p].has_state)
 			continue;
 		c->inc[k] = um_state(ctl, a, um->v[i].t, um->v[i].p);
 		if (!c->inc[k])
@@ -391,10 +392,10 @@ static int send_lai(controller_t *ctl, struct arena *a, struct ctl_broker *b,
 	lai->controller_id = ctl->cfg.broker_id;
 	lai->controller_epoch = atomic_load(&ctl->epoch);
 	lai->broker_epoch = b->epoch;
-	lai->partitions = arena_alloc(a, ((size_t)bb->lai.n + 1) *
-						 sizeof(void *));
-	lai->live_leaders = arena_alloc(a, ((size_t)ctl->n_brokers + 1) *
-						   sizeof(void *));
+	lai->partitions =
+	    arena_alloc(a, ((size_t)bb->lai.n + 1) * sizeof(void *));
+	lai->live_leaders =
+	    arena_alloc(a, ((size_t)ctl->n_brokers + 1) * sizeof(void *));
 	if (!lai->partitions || !lai->live_leaders)
 		return ERR_NOMEM;
 	for (int i = 0; i < bb->lai.n; i++) {
@@ -479,8 +480,8 @@ static int send_stop(controller_t *ctl, struct arena *a, struct ctl_broker *b,
 	sr->controller_id = ctl->cfg.broker_id;
 	sr->controller_epoch = atomic_load(&ctl->epoch);
 	sr->broker_epoch = b->epoch;
-	sr->partitions = arena_alloc(a, ((size_t)bb->stop.n + 1) *
-						sizeof(void *));
+	sr->partitions =
+	    arena_alloc(a, ((size_t)bb->stop.n + 1) * sizeof(void *));
 	sent = calloc((size_t)bb->stop.n + 1, sizeof(*sent));
 	if (!sr->partitions || !sent) {
 		free(sent);
@@ -519,7 +520,7 @@ static int send_stop(controller_t *ctl, struct arena *a, struct ctl_broker *b,
 void ctl_batch_send(controller_t *ctl)
 {
 	struct ctl_batch *batch = &ctl->batch;
-	struct um_cache c = { 0 };
+	struct um_cache c = {0};
 	bool um_all;
 	struct arena a;
 	int rc = 0;

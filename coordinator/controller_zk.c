@@ -26,7 +26,7 @@
 #include "err.h"
 #include "log.h"
 
-#define MULTI_MAX_OPS 1000
+#define MULTI_MAX_OPS	1000
 #define MULTI_MAX_BYTES (512 * 1024)
 
 void ctl_zb_init(struct ctl_zbatch *zb)
@@ -155,9 +155,9 @@ int ctl_zk_run(controller_t *ctl, struct ctl_zbatch *zb)
 			while (end < zb->n &&
 			       zb->ops[end].group == zb->ops[last].group) {
 				gbytes += strlen(zb->ops[end].path) + 16 +
-					  (size_t)(zb->ops[end].len > 0 ?
-							   zb->ops[end].len :
-							   0);
+					  (size_t)(zb->ops[end].len > 0
+						       ? zb->ops[end].len
+						       : 0);
 				end++;
 			}
 			if (last > first && (end - first > MULTI_MAX_OPS ||
@@ -175,8 +175,8 @@ int ctl_zk_run(controller_t *ctl, struct ctl_zbatch *zb)
 			set_groups(zb, first, zb->n, rc);
 			return ERR_ZK;
 		}
-		if (rc == ZOK || zb->ops[first].group ==
-					 zb->ops[last - 1].group) {
+		if (rc == ZOK ||
+		    zb->ops[first].group == zb->ops[last - 1].group) {
 			set_groups(zb, first, last, rc);
 			first = last;
 			continue;
@@ -202,8 +202,8 @@ int ctl_zk_run(controller_t *ctl, struct ctl_zbatch *zb)
 	return 0;
 }
 
-int ctl_zk_one(controller_t *ctl, int type, const char *path,
-	       const char *data, int len, int version, bool *fenced)
+int ctl_zk_one(controller_t *ctl, int type, const char *path, const char *data,
+	       int len, int version, bool *fenced)
 {
 	struct ctl_zbatch zb;
 	char *copy = NULL;

@@ -34,7 +34,7 @@
 #include "err.h"
 #include "log.h"
 
-#define FAC "registration"
+#define FAC		 "registration"
 #define MAX_OLD_SESSIONS 16
 
 struct registration {
@@ -47,7 +47,7 @@ struct registration {
 
 	pthread_mutex_t mu;
 	int64_t epoch;
-	int64_t sessions[MAX_OLD_SESSIONS];	/* every session we used */
+	int64_t sessions[MAX_OLD_SESSIONS]; /* every session we used */
 	int n_sessions;
 };
 
@@ -55,8 +55,9 @@ struct registration {
 
 void registration_new_cluster_id(char out[23])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t u[18] = { 0 };
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t u[18] = {0};
 	int o = 0;
 
 	if (getrandom(u, 16, 0) != 16) {
@@ -69,12 +70,12 @@ void registration_new_cluster_id(char out[23])
 			u[i] = (uint8_t)x;
 		}
 	}
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);	/* version 4 */
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);	/* IETF variant */
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* IETF variant */
 	/* 16 bytes = 5 groups of 3 plus 1 byte: 20 + 2 characters. */
 	for (int i = 0; i < 15; i += 3) {
-		uint32_t v = (uint32_t)u[i] << 16 | (uint32_t)u[i + 1] << 8 |
-			     u[i + 2];
+		uint32_t v =
+		    (uint32_t)u[i] << 16 | (uint32_t)u[i + 1] << 8 | u[i + 2];
 
 		out[o++] = b64[(v >> 18) & 63];
 		out[o++] = b64[(v >> 12) & 63];
@@ -105,10 +106,9 @@ int registration_bootstrap(zk_session_t *zs, char *cluster_id,
 	for (int attempt = 0; attempt < 5; attempt++) {
 		rc = zk_get(zs, ZK_PATH_CLUSTER_ID, NULL, &data, &len, NULL);
 		if (rc == ZOK) {
-			rc = zkdata_cluster_id_decode(data, (size_t)len,
-						      cluster_id,
-						      cluster_id_size, errstr,
-						      errstr_size);
+			rc = zkdata_cluster_id_decode(
+			    data, (size_t)len, cluster_id, cluster_id_size,
+			    errstr, errstr_size);
 			free(data);
 			return rc;
 		}
@@ -251,7 +251,8 @@ static int register_once(registration_t *reg, int64_t *epoch, char *errstr,
 	}
 	if (st.ephemeralOwner != 0 && is_old_session(reg, st.ephemeralOwner)) {
 		log_warn(FAC,
-			 "%s is still held by this broker's earlier session 0x%llx; replacing it",
+			 "%s is still held by this broker's earlier session "
+			 "0x%llx; replacing it",
 			 reg->path, (unsigned long long)st.ephemeralOwner);
 		rc = zk_delete(reg->zs, reg->path, st.version);
 		if (rc != ZOK && rc != ZNONODE && rc != ZBADVERSION &&
@@ -281,6 +282,7 @@ static int register_retry(registration_t *reg, int64_t deadline_ms,
 			  bool retry_exists, int64_t *epoch, char *errstr,
 			  size_t errstr_size)
 {
+	bool told = false;
 	int rc;
 
 	for (;;) {
@@ -289,6 +291,16 @@ static int register_retry(registration_t *reg, int64_t deadline_ms,
 			break;
 		if (rc == ERR_EXISTS && !retry_exists)
 			break;
+		if (rc == ERR_EXISTS && !told &&
+		    clock_mono_ms() < deadline_ms) {
+			/* Often a crashed predecessor whose session has not
+			 * expired yet: it goes within a session timeout. */
+			log_warn(FAC,
+				 "%s; waiting up to %" PRId64
+				 " ms for it to expire",
+				 errstr, deadline_ms - clock_mono_ms());
+			told = true;
+		}
 		if (clock_mono_ms() >= deadline_ms)
 			break;
 		usleep(rc == ERR_EXISTS ? 500 * 1000 : 100 * 1000);
@@ -317,17 +329,19 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 	 * A node owned by another session may be a zombie of ours the server
 	 * has not expired yet; it goes within a session timeout.
 	 */
-	rc = register_retry(reg,
-			    clock_mono_ms() + 2 * (int64_t)zk_session_timeout_ms(zs),
-			    true, &epoch, errstr, sizeof(errstr));
+	rc = register_retry(
+	    reg, clock_mono_ms() + 2 * (int64_t)zk_session_timeout_ms(zs), true,
+	    &epoch, errstr, sizeof(errstr));
 	if (rc < 0) {
-		log_error(FAC, "could not register broker %" PRId32
-			       " again after the session expired: %s",
+		log_error(FAC,
+			  "could not register broker %" PRId32
+			  " again after the session expired: %s",
 			  reg->info.id, errstr);
 		epoch = -1;
 	} else {
-		log_info(FAC, "registered broker %" PRId32
-			      " again with broker epoch %" PRId64,
+		log_info(FAC,
+			 "registered broker %" PRId32
+			 " again with broker epoch %" PRId64,
 			 reg->info.id, epoch);
 	}
 	pthread_mutex_lock(&reg->mu);
@@ -360,8 +374,8 @@ registration_t *registration_new(zk_session_t *zs, const struct zk_broker *info,
 	reg->info.rack = dup_or_null(info->rack);
 	if (info->rack && !reg->info.rack)
 		goto err;
-	reg->info.endpoints = calloc((size_t)info->n_endpoints + 1,
-				     sizeof(*reg->info.endpoints));
+	reg->info.endpoints =
+	    calloc((size_t)info->n_endpoints + 1, sizeof(*reg->info.endpoints));
 	if (!reg->info.endpoints)
 		goto err;
 	for (int i = 0; i < info->n_endpoints; i++) {
@@ -371,8 +385,8 @@ registration_t *registration_new(zk_session_t *zs, const struct zk_broker *info,
 		reg->info.n_endpoints++;
 		d->listener = dup_or_null(s->listener);
 		d->host = dup_or_null(s->host);
-		d->protocol = dup_or_null(s->protocol ? s->protocol
-						      : s->listener);
+		d->protocol =
+		    dup_or_null(s->protocol ? s->protocol : s->listener);
 		d->port = s->port;
 		if (!d->listener || !d->host || !d->protocol)
 			goto err;
@@ -390,9 +404,11 @@ int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 	int64_t e = -1;
 	int rc;
 
-	rc = register_retry(reg,
-			    clock_mono_ms() + zk_session_timeout_ms(reg->zs),
-			    false, &e, errstr, errstr_size);
+	/* A node of a live session blocks us for up to one session timeout:
+	 * the time for a crashed predecessor's session to expire. */
+	rc = register_retry(
+	    reg, clock_mono_ms() + zk_session_timeout_ms(reg->zs) + 1000, true,
+	    &e, errstr, errstr_size);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&reg->mu);
@@ -405,7 +421,8 @@ int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 			return ERR_NOMEM;
 		}
 	}
-	log_info(FAC, "registered broker %" PRId32 " at %s, broker epoch %" PRId64,
+	log_info(FAC,
+		 "registered broker %" PRId32 " at %s, broker epoch %" PRId64,
 		 reg->info.id, reg->path, e);
 	if (epoch)
 		*epoch = e;

@@ -57,9 +57,12 @@ registration_t *registration_new(zk_session_t *zs, const struct zk_broker *info,
 
 /*
  * Creates /brokers/ids/<id> and starts re-registering after expiries.
- * Returns 0 with *epoch set; ERR_EXISTS with errstr "broker.id 1 is
- * already registered by another broker (session 0x...)" when another live
- * session owns the id; ERR_ZK otherwise. Any thread but the session's.
+ * A node owned by another live session is waited on for up to one session
+ * timeout (a crashed predecessor's session expires in that time; Kafka
+ * fails at once). Returns 0 with *epoch set; ERR_EXISTS with errstr
+ * "broker.id 1 is already registered by another broker (session 0x...)"
+ * when the other session outlives the wait; ERR_ZK otherwise. Blocks; any
+ * thread but the session's.
  */
 int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 			  size_t errstr_size);

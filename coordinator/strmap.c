@@ -83,7 +83,8 @@ static int grow(struct strmap *m)
 	for (size_t i = 0; i < old_cap; i++) {
 		if (!old[i].key || old[i].key == TOMB)
 			continue;
-		for (size_t j = old[i].hash & (cap - 1);; j = (j + 1) & (cap - 1))
+		for (size_t j = old[i].hash & (cap - 1);;
+		     j = (j + 1) & (cap - 1))
 			if (!v[j].key) {
 				v[j] = old[i];
 				break;

@@ -12,16 +12,16 @@
 #include <stddef.h>
 
 struct strmap_ent {
-	const char *key;	/* NULL: empty; STRMAP_TOMB: removed */
+	const char *key; /* NULL: empty; STRMAP_TOMB: removed */
 	void *val;
 	size_t hash;
 };
 
 struct strmap {
 	struct strmap_ent *v;
-	size_t cap;		/* power of two, or 0 */
-	size_t n;		/* live entries */
-	size_t used;		/* live entries + tombstones */
+	size_t cap;  /* power of two, or 0 */
+	size_t n;    /* live entries */
+	size_t used; /* live entries + tombstones */
 };
 
 void strmap_init(struct strmap *m);

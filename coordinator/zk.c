@@ -42,9 +42,9 @@
 #include "err.h"
 #include "log.h"
 
-#define FAC "zk"
+#define FAC		"zk"
 #define GET_INITIAL_BUF 4096
-#define MANY_WINDOW 2000
+#define MANY_WINDOW	2000
 
 struct zk_handle_ctx {
 	zk_session_t *zs;
@@ -66,39 +66,39 @@ struct listener {
 
 struct zk_watcher {
 	pthread_mutex_t mu;
-	zk_watch_fn fn;		/* NULL once disabled */
+	zk_watch_fn fn; /* NULL once disabled */
 	void *arg;
 	struct zk_watcher *next;
 };
 
 struct zk_session {
-	char *hosts;		/* with the chroot */
+	char *hosts; /* with the chroot */
 	int session_timeout_ms;
 	int connection_timeout_ms;
 
 	pthread_rwlock_t hlock;
-	zhandle_t *zh;		/* NULL between generations */
+	zhandle_t *zh; /* NULL between generations */
 	struct zk_handle_ctx *hctx;
 
-	pthread_mutex_t mu;	/* everything below up to the listeners */
+	pthread_mutex_t mu; /* everything below up to the listeners */
 	pthread_cond_t cv;
 	struct sess_ev *evq_head, *evq_tail;
-	uint64_t gen;		/* generation of zh */
+	uint64_t gen; /* generation of zh */
 	bool stopping;
 	bool connected;
-	bool announced;		/* first CONNECTED of gen delivered */
-	bool renew_pending;	/* renewing failed; retry on timeout */
+	bool announced;	    /* first CONNECTED of gen delivered */
+	bool renew_pending; /* renewing failed; retry on timeout */
 	clientid_t cid;
 	int negotiated_timeout;
 	pthread_t thread;
 	bool thread_started;
 
-	pthread_mutex_t lmu;	/* listeners array */
+	pthread_mutex_t lmu; /* listeners array */
 	struct listener *listeners;
 	int n_listeners, cap_listeners, next_listener_id;
-	pthread_mutex_t dispatch_mu;	/* held while listeners run */
+	pthread_mutex_t dispatch_mu; /* held while listeners run */
 
-	pthread_mutex_t wmu;	/* watchers list */
+	pthread_mutex_t wmu; /* watchers list */
 	struct zk_watcher *watchers;
 };
 
@@ -152,7 +152,7 @@ static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 
 static void zk_log_setup(void)
 {
-	static cookie_io_functions_t io = { .write = zk_log_cookie_write };
+	static cookie_io_functions_t io = {.write = zk_log_cookie_write};
 	FILE *f = fopencookie(NULL, "w", io);
 
 	if (f) {
@@ -239,7 +239,7 @@ int zk_session_listen(zk_session_t *zs, zk_listener_fn fn, void *arg)
 	if (zs->n_listeners == zs->cap_listeners) {
 		int cap = zs->cap_listeners ? zs->cap_listeners * 2 : 4;
 		struct listener *l =
-			realloc(zs->listeners, (size_t)cap * sizeof(*l));
+		    realloc(zs->listeners, (size_t)cap * sizeof(*l));
 
 		if (!l)
 			goto out_unlock;
@@ -248,7 +248,7 @@ int zk_session_listen(zk_session_t *zs, zk_listener_fn fn, void *arg)
 	}
 	id = zs->next_listener_id++;
 	zs->listeners[zs->n_listeners++] =
-		(struct listener){ .id = id, .fn = fn, .arg = arg };
+	    (struct listener){.id = id, .fn = fn, .arg = arg};
 out_unlock:
 	pthread_mutex_unlock(&zs->lmu);
 	return id;
@@ -257,7 +257,7 @@ out_unlock:
 void zk_session_unlisten(zk_session_t *zs, int id)
 {
 	bool on_session_thread =
-		zs->thread_started && pthread_equal(pthread_self(), zs->thread);
+	    zs->thread_started && pthread_equal(pthread_self(), zs->thread);
 
 	/* Taking dispatch_mu waits out a running dispatch. */
 	if (!on_session_thread)
@@ -318,8 +318,8 @@ static void post_state(zk_session_t *zs, uint64_t gen, int state)
 }
 
 /* The handle's global watcher: on a client thread, so it only posts. */
-static void global_watcher(zhandle_t *zh, int type, int state,
-			   const char *path, void *ctx)
+static void global_watcher(zhandle_t *zh, int type, int state, const char *path,
+			   void *ctx)
 {
 	struct zk_handle_ctx *hc = ctx;
 
@@ -427,11 +427,11 @@ static void handle_state(zk_session_t *zs, const struct sess_ev *ev)
 		pthread_mutex_unlock(&zs->mu);
 		zh_release(zs);
 		if (first) {
-			log_info(FAC, "session 0x%llx established (timeout %d ms)",
-				 (unsigned long long)(cid ? cid->client_id : 0),
-				 to);
-			dispatch(zs, gen > 1 ? ZK_EVENT_NEW_SESSION :
-					       ZK_EVENT_CONNECTED);
+			log_info(
+			    FAC, "session 0x%llx established (timeout %d ms)",
+			    (unsigned long long)(cid ? cid->client_id : 0), to);
+			dispatch(zs, gen > 1 ? ZK_EVENT_NEW_SESSION
+					     : ZK_EVENT_CONNECTED);
 		} else {
 			log_info(FAC, "reconnected to ZooKeeper");
 			dispatch(zs, ZK_EVENT_CONNECTED);
@@ -515,8 +515,8 @@ static int create_chroot(const char *hosts, const char *chroot, int timeout_ms,
 			 int session_timeout_ms, char *errstr,
 			 size_t errstr_size)
 {
-	struct bare_wait bw = { PTHREAD_MUTEX_INITIALIZER,
-				PTHREAD_COND_INITIALIZER, 0 };
+	struct bare_wait bw = {PTHREAD_MUTEX_INITIALIZER,
+			       PTHREAD_COND_INITIALIZER, 0};
 	struct timespec ts;
 	zhandle_t *zh;
 	char *path = NULL;
@@ -555,13 +555,14 @@ static int create_chroot(const char *hosts, const char *chroot, int timeout_ms,
 			int zrc;
 
 			*p = '\0';
-			zrc = zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
-					 0, NULL, 0);
+			zrc = zoo_create(zh, path, NULL, -1,
+					 &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
 			*p = save;
 			if (zrc != ZOK && zrc != ZNODEEXISTS) {
-				snprintf(errstr, errstr_size,
-					 "cannot create the ZooKeeper chroot %s: %s",
-					 chroot, zerror(zrc));
+				snprintf(
+				    errstr, errstr_size,
+				    "cannot create the ZooKeeper chroot %s: %s",
+				    chroot, zerror(zrc));
 				rc = ERR_ZK;
 				goto err_close;
 			}
@@ -597,10 +598,10 @@ zk_session_t *zk_session_open(const struct zk_config *cfg, char *errstr,
 	}
 	zs->hosts = strdup(cfg->connect);
 	zs->session_timeout_ms =
-		cfg->session_timeout_ms > 0 ? cfg->session_timeout_ms : 18000;
-	zs->connection_timeout_ms = cfg->connection_timeout_ms > 0 ?
-					    cfg->connection_timeout_ms :
-					    zs->session_timeout_ms;
+	    cfg->session_timeout_ms > 0 ? cfg->session_timeout_ms : 18000;
+	zs->connection_timeout_ms = cfg->connection_timeout_ms > 0
+					? cfg->connection_timeout_ms
+					: zs->session_timeout_ms;
 	zs->negotiated_timeout = zs->session_timeout_ms;
 	pthread_rwlock_init(&zs->hlock, NULL);
 	pthread_mutex_init(&zs->mu, NULL);
@@ -953,11 +954,10 @@ static void many_done(int rc, const char *value, int value_len,
 	pthread_mutex_unlock(&m->mu);
 }
 
-int zk_get_many(zk_session_t *zs, struct zk_read *reads, int n,
-		zk_watcher_t *w)
+int zk_get_many(zk_session_t *zs, struct zk_read *reads, int n, zk_watcher_t *w)
 {
-	struct many m = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			  0 };
+	struct many m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			 0};
 	struct many_slot *slots;
 	int first_err = ZOK;
 	zhandle_t *zh;

@@ -49,10 +49,10 @@ struct zk_config {
 };
 
 enum zk_event {
-	ZK_EVENT_CONNECTED,	/* (re)connected; the same session goes on */
-	ZK_EVENT_DISCONNECTED,	/* connection lost; the session may survive */
-	ZK_EVENT_EXPIRED,	/* the session is gone: ephemerals, watches */
-	ZK_EVENT_NEW_SESSION,	/* a new session replaced an expired one */
+	ZK_EVENT_CONNECTED,    /* (re)connected; the same session goes on */
+	ZK_EVENT_DISCONNECTED, /* connection lost; the session may survive */
+	ZK_EVENT_EXPIRED,      /* the session is gone: ephemerals, watches */
+	ZK_EVENT_NEW_SESSION,  /* a new session replaced an expired one */
 };
 
 const char *zk_event_name(enum zk_event ev);
@@ -191,11 +191,11 @@ int zk_multi(zk_session_t *zs, int n, const zoo_op_t *ops,
 
 /* One read of zk_get_many(). */
 struct zk_read {
-	const char *path;	/* in: borrowed until the call returns */
-	int rc;			/* out: ZOK, ZNONODE, ... */
-	char *data;		/* out: malloc'd, NUL-terminated, or NULL */
-	int len;		/* out */
-	struct Stat stat;	/* out, valid when rc == ZOK */
+	const char *path; /* in: borrowed until the call returns */
+	int rc;		  /* out: ZOK, ZNONODE, ... */
+	char *data;	  /* out: malloc'd, NUL-terminated, or NULL */
+	int len;	  /* out */
+	struct Stat stat; /* out, valid when rc == ZOK */
 };
 
 /*
@@ -216,8 +216,8 @@ void zk_reads_free(struct zk_read *reads, int n);
 static inline bool zk_rc_is_connection(int rc)
 {
 	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT ||
-	       rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE ||
-	       rc == ZCLOSING || rc == ZSESSIONMOVED;
+	       rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE || rc == ZCLOSING ||
+	       rc == ZSESSIONMOVED;
 }
 
 #endif

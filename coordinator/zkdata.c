@@ -26,17 +26,16 @@
 #include "net.h"
 
 const char *const zkdata_persistent_paths[] = {
-	ZK_PATH_BROKER_IDS,	 ZK_PATH_BROKER_TOPICS, ZK_PATH_BROKER_SEQID,
-	ZK_PATH_CONFIG_CHANGES, ZK_PATH_CONFIG_TOPICS, ZK_PATH_CONFIG_BROKERS,
-	"/config/users",	 "/config/clients",	 "/config/ips",
-	ZK_PATH_DELETE_TOPICS,	 ZK_PATH_ISR_CHANGE,	 ZK_PATH_LOG_DIR_EVENT,
-	ZK_PATH_PRODUCER_ID_BLOCK, ZK_PATH_CLUSTER,	 NULL
-};
+    ZK_PATH_BROKER_IDS,	       ZK_PATH_BROKER_TOPICS, ZK_PATH_BROKER_SEQID,
+    ZK_PATH_CONFIG_CHANGES,    ZK_PATH_CONFIG_TOPICS, ZK_PATH_CONFIG_BROKERS,
+    "/config/users",	       "/config/clients",     "/config/ips",
+    ZK_PATH_DELETE_TOPICS,     ZK_PATH_ISR_CHANGE,    ZK_PATH_LOG_DIR_EVENT,
+    ZK_PATH_PRODUCER_ID_BLOCK, ZK_PATH_CLUSTER,	      NULL};
 
 /* ------------------------------------------------------------- paths */
 
 static int path_fmt(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int path_fmt(char *out, size_t size, const char *fmt, ...)
 {
@@ -81,10 +80,9 @@ int zkpath_partition(char *out, size_t size, const char *topic,
 int zkpath_partition_state(char *out, size_t size, const char *topic,
 			   int32_t partition)
 {
-	return path_fmt(out, size,
-			ZK_PATH_BROKER_TOPICS "/%s/partitions/%" PRId32
-					      "/state",
-			topic, partition);
+	return path_fmt(
+	    out, size, ZK_PATH_BROKER_TOPICS "/%s/partitions/%" PRId32 "/state",
+	    topic, partition);
 }
 
 int zkpath_config(char *out, size_t size, const char *entity_type,
@@ -253,9 +251,8 @@ static int get_str(json_t *o, const char *key, bool required, char **out,
 	return 0;
 }
 
-static int check_version(json_t *o, int64_t min, int64_t max,
-			 int32_t *version, const char *what, char *errstr,
-			 size_t errstr_size)
+static int check_version(json_t *o, int64_t min, int64_t max, int32_t *version,
+			 const char *what, char *errstr, size_t errstr_size)
 {
 	int64_t v = 0;
 	int rc = get_int(o, "version", INT32_MIN, INT32_MAX, true, true, &v,
@@ -471,7 +468,8 @@ const struct zk_endpoint *zkdata_broker_endpoint(const struct zk_broker *b,
 
 char *zkdata_broker_encode(const struct zk_broker *b)
 {
-	const struct zk_endpoint *plain = zkdata_broker_endpoint(b, "PLAINTEXT");
+	const struct zk_endpoint *plain =
+	    zkdata_broker_endpoint(b, "PLAINTEXT");
 	json_t *o = json_object(), *eps = json_array(), *map = json_object();
 	char ts[24];
 
@@ -488,12 +486,12 @@ char *zkdata_broker_encode(const struct zk_broker *b)
 		if (json_array_append_new(eps, json_string(s)) < 0 ||
 		    put(map, e->listener,
 			json_string(e->protocol ? e->protocol : e->listener)) <
-			    0)
+			0)
 			goto err;
 	}
 	if (put(o, "version", json_integer(4)) < 0 ||
 	    put(o, "host", plain ? json_string(plain->host) : json_null()) <
-		    0 ||
+		0 ||
 	    put(o, "port", json_integer(plain ? plain->port : -1)) < 0 ||
 	    put(o, "jmx_port", json_integer(b->jmx_port)) < 0 ||
 	    put(o, "timestamp", json_string(ts)) < 0 ||
@@ -626,15 +624,16 @@ int zkdata_broker_decode(const char *json, size_t len, struct zk_broker *b,
 		proto = json_is_object(map) ? json_object_get(map, e->listener)
 					    : NULL;
 		if (proto && !json_is_string(proto)) {
-			snprintf(errstr, errstr_size,
-				 "%s: the security protocol of %s is not a string",
-				 what, e->listener);
+			snprintf(
+			    errstr, errstr_size,
+			    "%s: the security protocol of %s is not a string",
+			    what, e->listener);
 			rc = ERR_CORRUPT;
 			goto out;
 		}
 		/* Without a map the listener name is the protocol (v2). */
-		e->protocol = strdup(proto ? json_string_value(proto)
-					   : e->listener);
+		e->protocol =
+		    strdup(proto ? json_string_value(proto) : e->listener);
 		if (!e->protocol) {
 			rc = ERR_NOMEM;
 			goto out;
@@ -765,20 +764,22 @@ static int decode_partition_map(json_t *m, struct zk_replicas *dst, int n,
 			 what, field);
 		return ERR_CORRUPT;
 	}
-	json_object_foreach(m, key, v) {
+	json_object_foreach(m, key, v)
+	{
 		char label[64];
 		int p;
 		int rc;
 
 		if (parse_partition_key(key, n, &p) < 0) {
 			snprintf(errstr, errstr_size,
-				 "%s: \"%s\" names partition \"%.20s\", which is not one of 0..%d",
+				 "%s: \"%s\" names partition \"%.20s\", which "
+				 "is not one of 0..%d",
 				 what, field, key, n - 1);
 			return ERR_CORRUPT;
 		}
 		snprintf(label, sizeof(label), "%s of partition %d", field, p);
-		rc = ids_from_json(v, &dst[p], allow_empty, what, label,
-				   errstr, errstr_size);
+		rc = ids_from_json(v, &dst[p], allow_empty, what, label, errstr,
+				   errstr_size);
 		if (rc < 0)
 			return rc;
 	}
@@ -803,7 +804,8 @@ int zkdata_topic_decode(const char *json, size_t len, struct zk_topic_assign *a,
 	parts = json_object_get(o, "partitions");
 	if (!json_is_object(parts)) {
 		snprintf(errstr, errstr_size,
-			 "%s: \"partitions\" is missing or not an object", what);
+			 "%s: \"partitions\" is missing or not an object",
+			 what);
 		rc = ERR_CORRUPT;
 		goto out;
 	}
@@ -821,14 +823,13 @@ int zkdata_topic_decode(const char *json, size_t len, struct zk_topic_assign *a,
 	rc = decode_partition_map(parts, a->replicas, (int)n, false,
 				  "partitions", errstr, errstr_size);
 	if (rc == 0)
-		rc = decode_partition_map(json_object_get(o, "adding_replicas"),
-					  a->adding, (int)n, true,
-					  "adding_replicas", errstr,
-					  errstr_size);
+		rc = decode_partition_map(
+		    json_object_get(o, "adding_replicas"), a->adding, (int)n,
+		    true, "adding_replicas", errstr, errstr_size);
 	if (rc == 0)
 		rc = decode_partition_map(
-			json_object_get(o, "removing_replicas"), a->removing,
-			(int)n, true, "removing_replicas", errstr, errstr_size);
+		    json_object_get(o, "removing_replicas"), a->removing,
+		    (int)n, true, "removing_replicas", errstr, errstr_size);
 	if (rc == 0)
 		rc = get_str(o, "topic_id", false, &a->topic_id, what, errstr,
 			     errstr_size);
@@ -861,7 +862,7 @@ int zkdata_state_decode(const char *json, size_t len,
 			size_t errstr_size)
 {
 	static const char what[] = "partition state";
-	struct zk_replicas isr = { NULL, 0 };
+	struct zk_replicas isr = {NULL, 0};
 	json_t *o;
 	int rc;
 
@@ -1008,7 +1009,8 @@ int zkdata_config_decode(const char *json, size_t len,
 		rc = ERR_CORRUPT;
 		goto out;
 	}
-	json_object_foreach(m, key, v) {
+	json_object_foreach(m, key, v)
+	{
 		if (!json_is_string(v)) {
 			snprintf(errstr, errstr_size,
 				 "%s: the value of \"%s\" is not a string",
@@ -1075,7 +1077,7 @@ int zkdata_config_change_decode(const char *json, size_t len, char *type,
 		if (!slash ||
 		    copy_out(p, (size_t)(slash - p), type, type_size) < 0 ||
 		    copy_out(slash + 1, strlen(slash + 1), name, name_size) <
-			    0) {
+			0) {
 			snprintf(errstr, errstr_size,
 				 "%s: \"entity_path\" is not <type>/<name>",
 				 what);
@@ -1090,9 +1092,10 @@ int zkdata_config_change_decode(const char *json, size_t len, char *type,
 			     type_size) < 0 ||
 		    copy_out(json_string_value(v), json_string_length(v), name,
 			     name_size) < 0) {
-			snprintf(errstr, errstr_size,
-				 "%s: \"entity_type\" or \"entity_name\" is missing",
-				 what);
+			snprintf(
+			    errstr, errstr_size,
+			    "%s: \"entity_type\" or \"entity_name\" is missing",
+			    what);
 			rc = ERR_CORRUPT;
 		}
 	}
@@ -1336,7 +1339,8 @@ int zkdata_pid_block_decode(const char *json, size_t len,
 			     what, errstr, errstr_size);
 	if (rc == 0 && end < start) {
 		snprintf(errstr, errstr_size,
-			 "%s: block_end %" PRId64 " is below block_start %" PRId64,
+			 "%s: block_end %" PRId64
+			 " is below block_start %" PRId64,
 			 what, end, start);
 		rc = ERR_CORRUPT;
 	}

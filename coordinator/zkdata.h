@@ -22,31 +22,31 @@
 
 /* ------------------------------------------------------------- paths */
 
-#define ZK_PATH_CLUSTER "/cluster"
-#define ZK_PATH_CLUSTER_ID "/cluster/id"
-#define ZK_PATH_CONTROLLER "/controller"
-#define ZK_PATH_CONTROLLER_EPOCH "/controller_epoch"
-#define ZK_PATH_BROKERS "/brokers"
-#define ZK_PATH_BROKER_IDS "/brokers/ids"
-#define ZK_PATH_BROKER_TOPICS "/brokers/topics"
-#define ZK_PATH_BROKER_SEQID "/brokers/seqid"
-#define ZK_PATH_CONFIG "/config"
-#define ZK_PATH_CONFIG_CHANGES "/config/changes"
-#define ZK_PATH_CONFIG_TOPICS "/config/topics"
-#define ZK_PATH_CONFIG_BROKERS "/config/brokers"
-#define ZK_PATH_ADMIN "/admin"
-#define ZK_PATH_DELETE_TOPICS "/admin/delete_topics"
-#define ZK_PATH_REASSIGN "/admin/reassign_partitions"
-#define ZK_PATH_PREFERRED "/admin/preferred_replica_election"
+#define ZK_PATH_CLUSTER		  "/cluster"
+#define ZK_PATH_CLUSTER_ID	  "/cluster/id"
+#define ZK_PATH_CONTROLLER	  "/controller"
+#define ZK_PATH_CONTROLLER_EPOCH  "/controller_epoch"
+#define ZK_PATH_BROKERS		  "/brokers"
+#define ZK_PATH_BROKER_IDS	  "/brokers/ids"
+#define ZK_PATH_BROKER_TOPICS	  "/brokers/topics"
+#define ZK_PATH_BROKER_SEQID	  "/brokers/seqid"
+#define ZK_PATH_CONFIG		  "/config"
+#define ZK_PATH_CONFIG_CHANGES	  "/config/changes"
+#define ZK_PATH_CONFIG_TOPICS	  "/config/topics"
+#define ZK_PATH_CONFIG_BROKERS	  "/config/brokers"
+#define ZK_PATH_ADMIN		  "/admin"
+#define ZK_PATH_DELETE_TOPICS	  "/admin/delete_topics"
+#define ZK_PATH_REASSIGN	  "/admin/reassign_partitions"
+#define ZK_PATH_PREFERRED	  "/admin/preferred_replica_election"
 #define ZK_PATH_PRODUCER_ID_BLOCK "/latest_producer_id_block"
-#define ZK_PATH_ISR_CHANGE "/isr_change_notification"
-#define ZK_PATH_LOG_DIR_EVENT "/log_dir_event_notification"
+#define ZK_PATH_ISR_CHANGE	  "/isr_change_notification"
+#define ZK_PATH_LOG_DIR_EVENT	  "/log_dir_event_notification"
 
 /* Children of /config/changes are config_change_<10 digits>. */
 #define ZK_CONFIG_CHANGE_PREFIX "config_change_"
 
 /* Entity types under /config. */
-#define ZK_ENTITY_TOPICS "topics"
+#define ZK_ENTITY_TOPICS  "topics"
 #define ZK_ENTITY_BROKERS "brokers"
 /* The entity name of the cluster-wide default broker config. */
 #define ZK_DEFAULT_ENTITY "<default>"
@@ -94,24 +94,24 @@ int zkdata_epoch_decode(const char *data, size_t len, int32_t *epoch,
 /* ------------------------------------------------------------- brokers */
 
 struct zk_endpoint {
-	char *listener;		/* "PLAINTEXT", "CLIENT", ... */
+	char *listener; /* "PLAINTEXT", "CLIENT", ... */
 	char *host;
 	int32_t port;
-	char *protocol;		/* security protocol: "PLAINTEXT", "SSL" */
+	char *protocol; /* security protocol: "PLAINTEXT", "SSL" */
 };
 
 /* /brokers/ids/<id>, version 4. */
 struct zk_broker {
-	int32_t id;		/* from the path, not the JSON */
-	int64_t epoch;		/* the node's czxid, not in the JSON */
-	int32_t version;	/* decoded version (encoding writes 4) */
-	char *host;		/* the PLAINTEXT endpoint's, or NULL */
-	int32_t port;		/* or -1 */
-	int32_t jmx_port;	/* -1: none */
-	int64_t timestamp;	/* ms since the epoch */
+	int32_t id;	   /* from the path, not the JSON */
+	int64_t epoch;	   /* the node's czxid, not in the JSON */
+	int32_t version;   /* decoded version (encoding writes 4) */
+	char *host;	   /* the PLAINTEXT endpoint's, or NULL */
+	int32_t port;	   /* or -1 */
+	int32_t jmx_port;  /* -1: none */
+	int64_t timestamp; /* ms since the epoch */
 	struct zk_endpoint *endpoints;
 	int n_endpoints;
-	char *rack;		/* NULL: none */
+	char *rack; /* NULL: none */
 };
 
 /*
@@ -138,10 +138,10 @@ struct zk_replicas {
 /* /brokers/topics/<t>: version 2 (3 when a topic id is present). */
 struct zk_topic_assign {
 	int n_partitions;
-	struct zk_replicas *replicas;	/* [n_partitions] */
-	struct zk_replicas *adding;	/* [n_partitions], n = 0 when none */
-	struct zk_replicas *removing;	/* [n_partitions] */
-	char *topic_id;			/* NULL unless version 3 */
+	struct zk_replicas *replicas; /* [n_partitions] */
+	struct zk_replicas *adding;   /* [n_partitions], n = 0 when none */
+	struct zk_replicas *removing; /* [n_partitions] */
+	char *topic_id;		      /* NULL unless version 3 */
 };
 
 /*
@@ -163,7 +163,7 @@ void zkdata_topic_free(struct zk_topic_assign *a);
 
 /* /brokers/topics/<t>/partitions/<p>/state */
 struct zk_partition_state {
-	int32_t leader;			/* -1: none */
+	int32_t leader; /* -1: none */
 	int32_t leader_epoch;
 	int32_t controller_epoch;
 	int32_t *isr;

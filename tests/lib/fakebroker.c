@@ -114,8 +114,9 @@ static void record_um(fakebroker_t *fb, const Fluxo__UpdateMetadataRequest *r)
 		fb->bad_epochs++;
 	if (r->full) {
 		fb->um_full++;
-		strmap_foreach(&fb->parts, i)
-			((struct fb_entry *)fb->parts.v[i].val)->has_um = false;
+		strmap_foreach(&fb->parts,
+			       i)((struct fb_entry *)fb->parts.v[i].val)
+		    ->has_um = false;
 	}
 	fb->um_live = (int)r->n_live_brokers;
 	for (size_t i = 0; i < r->n_partitions; i++) {
@@ -168,7 +169,8 @@ static void serve(fakebroker_t *fb, const Fluxo__Request *req,
 		Fluxo__LeaderAndIsrResponse *r = arena_alloc(a, sizeof(*r));
 
 		if (req->leader_and_isr->controller_epoch > fb->max_ctl_epoch)
-			fb->max_ctl_epoch = req->leader_and_isr->controller_epoch;
+			fb->max_ctl_epoch =
+			    req->leader_and_isr->controller_epoch;
 		record_lai(fb, req->leader_and_isr);
 		fluxo__leader_and_isr_response__init(r);
 		resp->body_case = FLUXO__RESPONSE__BODY_LEADER_AND_ISR;
@@ -180,7 +182,7 @@ static void serve(fakebroker_t *fb, const Fluxo__Request *req,
 
 		if (req->update_metadata->controller_epoch > fb->max_ctl_epoch)
 			fb->max_ctl_epoch =
-				req->update_metadata->controller_epoch;
+			    req->update_metadata->controller_epoch;
 		record_um(fb, req->update_metadata);
 		fluxo__update_metadata_response__init(r);
 		resp->body_case = FLUXO__RESPONSE__BODY_UPDATE_METADATA;
@@ -194,12 +196,13 @@ static void serve(fakebroker_t *fb, const Fluxo__Request *req,
 		fluxo__stop_replica_response__init(r);
 		if (sr->broker_epoch != registration_epoch(fb->reg))
 			fb->bad_epochs++;
-		r->partitions = arena_alloc(a, (sr->n_partitions + 1) *
-						       sizeof(void *));
+		r->partitions =
+		    arena_alloc(a, (sr->n_partitions + 1) * sizeof(void *));
 		for (size_t i = 0; i < sr->n_partitions; i++) {
 			const Fluxo__StopReplicaPartition *sp =
-				sr->partitions[i];
-			struct fb_entry *e = entry(fb, sp->topic, sp->partition);
+			    sr->partitions[i];
+			struct fb_entry *e =
+			    entry(fb, sp->topic, sp->partition);
 			Fluxo__PartitionError *pe = arena_alloc(a, sizeof(*pe));
 
 			if (e) {
@@ -303,11 +306,14 @@ static void *fb_thread(void *arg)
 fakebroker_t *fakebroker_start(const char *connect, int32_t id,
 			       const char *rack)
 {
-	struct zk_config zc = { connect, 4000, 5000 };
+	struct zk_config zc = {connect, 4000, 5000};
 	fakebroker_t *fb = calloc(1, sizeof(*fb));
-	struct zk_endpoint ep = { "PLAINTEXT", "127.0.0.1", 0, "PLAINTEXT" };
-	struct zk_broker info = { .id = id, .jmx_port = -1, .endpoints = &ep,
-				  .n_endpoints = 1, .rack = (char *)rack };
+	struct zk_endpoint ep = {"PLAINTEXT", "127.0.0.1", 0, "PLAINTEXT"};
+	struct zk_broker info = {.id = id,
+				 .jmx_port = -1,
+				 .endpoints = &ep,
+				 .n_endpoints = 1,
+				 .rack = (char *)rack};
 	char errstr[256];
 
 	if (!fb)
@@ -329,9 +335,8 @@ fakebroker_t *fakebroker_start(const char *connect, int32_t id,
 	if (!fb->zs)
 		goto err_reg;
 	fb->reg = registration_new(fb->zs, &info, NULL, NULL);
-	if (!fb->reg ||
-	    registration_register(fb->reg, &fb->epoch, errstr,
-				  sizeof(errstr)) < 0)
+	if (!fb->reg || registration_register(fb->reg, &fb->epoch, errstr,
+					      sizeof(errstr)) < 0)
 		goto err_reg;
 	if (pthread_create(&fb->thread, NULL, fb_thread, fb) != 0)
 		goto err_reg;
@@ -358,8 +363,7 @@ void fakebroker_stop(fakebroker_t *fb)
 		if (fb->conns[i] >= 0)
 			close(fb->conns[i]);
 	close(fb->lfd);
-	strmap_foreach(&fb->parts, i)
-		free(fb->parts.v[i].val);
+	strmap_foreach(&fb->parts, i) free(fb->parts.v[i].val);
 	strmap_free(&fb->parts);
 	for (int i = 0; i < fb->n_deleted; i++)
 		free(fb->deleted[i]);
@@ -442,8 +446,8 @@ int fakebroker_um_size(fakebroker_t *fb)
 	int n = 0;
 
 	pthread_mutex_lock(&fb->mu);
-	strmap_foreach(&fb->parts, i)
-		n += ((struct fb_entry *)fb->parts.v[i].val)->has_um;
+	strmap_foreach(&fb->parts, i) n +=
+	    ((struct fb_entry *)fb->parts.v[i].val)->has_um;
 	pthread_mutex_unlock(&fb->mu);
 	return n;
 }

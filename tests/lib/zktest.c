@@ -91,7 +91,7 @@ const char *zktest_chroot(const char *prefix)
 
 zk_session_t *zktest_session(const char *connect, int session_timeout_ms)
 {
-	struct zk_config cfg = { connect, session_timeout_ms, 5000 };
+	struct zk_config cfg = {connect, session_timeout_ms, 5000};
 	char errstr[256];
 	zk_session_t *zs = zk_session_open(&cfg, errstr, sizeof(errstr));
 
@@ -106,8 +106,8 @@ struct wait_conn {
 	int state;
 };
 
-static void expire_watcher(zhandle_t *zh, int type, int state,
-			   const char *path, void *ctx)
+static void expire_watcher(zhandle_t *zh, int type, int state, const char *path,
+			   void *ctx)
 {
 	struct wait_conn *w = ctx;
 
@@ -123,8 +123,8 @@ static void expire_watcher(zhandle_t *zh, int type, int state,
 
 bool zktest_expire(zk_session_t *zs, int timeout_ms)
 {
-	struct wait_conn w = { PTHREAD_MUTEX_INITIALIZER,
-			       PTHREAD_COND_INITIALIZER, 0 };
+	struct wait_conn w = {PTHREAD_MUTEX_INITIALIZER,
+			      PTHREAD_COND_INITIALIZER, 0};
 	int64_t deadline = clock_mono_ms() + timeout_ms;
 	clientid_t cid;
 	zhandle_t *zh;
@@ -137,8 +137,7 @@ bool zktest_expire(zk_session_t *zs, int timeout_ms)
 	if (!zh)
 		return false;
 	pthread_mutex_lock(&w.mu);
-	while (w.state != ZOO_CONNECTED_STATE &&
-	       clock_mono_ms() < deadline) {
+	while (w.state != ZOO_CONNECTED_STATE && clock_mono_ms() < deadline) {
 		pthread_mutex_unlock(&w.mu);
 		usleep(10 * 1000);
 		pthread_mutex_lock(&w.mu);

@@ -22,8 +22,7 @@ static char errstr[512];
 static char cid[64];
 
 /* A session with bootstrap paths and brokers 1..n registered. */
-static zk_session_t *setup(const char *prefix, int n_brokers,
-			   const char *rack)
+static zk_session_t *setup(const char *prefix, int n_brokers, const char *rack)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot(prefix), 4000);
 
@@ -32,11 +31,13 @@ static zk_session_t *setup(const char *prefix, int n_brokers,
 						sizeof(errstr)),
 			 0);
 	for (int i = 1; i <= n_brokers; i++) {
-		struct zk_endpoint ep = { "PLAINTEXT", "127.0.0.1", 9000 + i,
-					  "PLAINTEXT" };
-		struct zk_broker b = { .id = i, .jmx_port = -1,
-				       .endpoints = &ep, .n_endpoints = 1,
-				       .rack = (char *)rack };
+		struct zk_endpoint ep = {"PLAINTEXT", "127.0.0.1", 9000 + i,
+					 "PLAINTEXT"};
+		struct zk_broker b = {.id = i,
+				      .jmx_port = -1,
+				      .endpoints = &ep,
+				      .n_endpoints = 1,
+				      .rack = (char *)rack};
 		char path[64], *js = zkdata_broker_encode(&b);
 
 		zkpath_broker(path, sizeof(path), i);
@@ -50,15 +51,15 @@ static zk_session_t *setup(const char *prefix, int n_brokers,
 
 static struct zk_topic_assign read_topic(zk_session_t *zs, const char *t)
 {
-	struct zk_topic_assign a = { 0 };
+	struct zk_topic_assign a = {0};
 	char path[ZKPATH_MAX], *data;
 	int len;
 
 	zkpath_topic(path, sizeof(path), t);
 	ck_assert_int_eq(zk_get(zs, path, NULL, &data, &len, NULL), ZOK);
-	ck_assert_int_eq(zkdata_topic_decode(data, (size_t)len, &a, errstr,
-					     sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    zkdata_topic_decode(data, (size_t)len, &a, errstr, sizeof(errstr)),
+	    0);
 	free(data);
 	return a;
 }
@@ -80,9 +81,9 @@ START_TEST(test_name_rules)
 {
 	char longname[300];
 
-	ck_assert_int_eq(admin_topic_name_check("ok.Name_-9", errstr,
-						sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_topic_name_check("ok.Name_-9", errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(admin_topic_name_check("", errstr, sizeof(errstr)),
 			 E(INVALID_TOPIC_EXCEPTION));
 	ck_assert_str_eq(errstr, "Topic name is illegal, it can't be empty");
@@ -91,21 +92,22 @@ START_TEST(test_name_rules)
 	ck_assert_str_eq(errstr, "Topic name cannot be \".\" or \"..\"");
 	ck_assert_int_eq(admin_topic_name_check("a b", errstr, sizeof(errstr)),
 			 E(INVALID_TOPIC_EXCEPTION));
-	ck_assert_str_eq(errstr,
-			 "Topic name \"a b\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+	ck_assert_str_eq(
+	    errstr, "Topic name \"a b\" is illegal, it contains a character "
+		    "other than ASCII alphanumerics, '.', '_' and '-'");
 	ck_assert_int_eq(admin_topic_name_check("a/b", errstr, sizeof(errstr)),
 			 E(INVALID_TOPIC_EXCEPTION));
 	memset(longname, 'x', 249);
 	longname[249] = '\0';
-	ck_assert_int_eq(admin_topic_name_check(longname, errstr,
-						sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_topic_name_check(longname, errstr, sizeof(errstr)), E(NONE));
 	longname[249] = 'x';
 	longname[250] = '\0';
-	ck_assert_int_eq(admin_topic_name_check(longname, errstr,
-						sizeof(errstr)),
-			 E(INVALID_TOPIC_EXCEPTION));
-	ck_assert_ptr_nonnull(strstr(errstr, "can't be longer than 249 characters"));
+	ck_assert_int_eq(
+	    admin_topic_name_check(longname, errstr, sizeof(errstr)),
+	    E(INVALID_TOPIC_EXCEPTION));
+	ck_assert_ptr_nonnull(
+	    strstr(errstr, "can't be longer than 249 characters"));
 }
 END_TEST
 
@@ -115,7 +117,7 @@ START_TEST(test_create_topic)
 	struct admin_defaults d;
 	struct zk_topic_assign a;
 	struct zk_entity_config cfg;
-	int leaders[4] = { 0 };
+	int leaders[4] = {0};
 
 	admin_defaults_init(&d);
 	ck_assert_int_eq(create(zs, &d, "t1", 6, 2, false), E(NONE));
@@ -124,7 +126,8 @@ START_TEST(test_create_topic)
 	for (int p = 0; p < 6; p++) {
 		ck_assert_int_eq(a.replicas[p].n, 2);
 		ck_assert_int_ne(a.replicas[p].ids[0], a.replicas[p].ids[1]);
-		ck_assert(a.replicas[p].ids[0] >= 1 && a.replicas[p].ids[0] <= 3);
+		ck_assert(a.replicas[p].ids[0] >= 1 &&
+			  a.replicas[p].ids[0] <= 3);
 		leaders[a.replicas[p].ids[0]]++;
 	}
 	ck_assert_int_eq(leaders[1], 2);
@@ -132,9 +135,9 @@ START_TEST(test_create_topic)
 	ck_assert_int_eq(leaders[3], 2);
 	zkdata_topic_free(&a);
 	/* The config znode is always written, empty when no overrides. */
-	ck_assert_int_eq(admin_read_config(zs, "topics", "t1", &cfg, errstr,
-					   sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_read_config(zs, "topics", "t1", &cfg, errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(cfg.n, 0);
 	ck_assert_int_eq(zk_exists(zs, "/config/topics/t1", NULL, NULL), ZOK);
 
@@ -144,11 +147,12 @@ START_TEST(test_create_topic)
 	ck_assert_int_eq(create(zs, &d, "a.b", 1, 1, false), E(NONE));
 	ck_assert_int_eq(create(zs, &d, "a_b", 1, 1, false),
 			 E(INVALID_TOPIC_EXCEPTION));
-	ck_assert_str_eq(errstr, "Topic 'a_b' collides with existing topics: a.b");
+	ck_assert_str_eq(errstr,
+			 "Topic 'a_b' collides with existing topics: a.b");
 	ck_assert_int_eq(create(zs, &d, "big", 1, 5, false),
 			 E(INVALID_REPLICATION_FACTOR));
-	ck_assert_str_eq(errstr,
-			 "Replication factor: 5 larger than available brokers: 3.");
+	ck_assert_str_eq(
+	    errstr, "Replication factor: 5 larger than available brokers: 3.");
 	ck_assert_int_eq(create(zs, &d, "bad name", 1, 1, false),
 			 E(INVALID_TOPIC_EXCEPTION));
 
@@ -177,7 +181,7 @@ START_TEST(test_create_topic_configs)
 	Fluxo__CreatableTopic t = FLUXO__CREATABLE_TOPIC__INIT;
 	Fluxo__ConfigEntry c1 = FLUXO__CONFIG_ENTRY__INIT,
 			   c2 = FLUXO__CONFIG_ENTRY__INIT;
-	Fluxo__ConfigEntry *cs[2] = { &c1, &c2 };
+	Fluxo__ConfigEntry *cs[2] = {&c1, &c2};
 	struct admin_defaults d;
 	struct zk_entity_config cfg;
 
@@ -207,9 +211,9 @@ START_TEST(test_create_topic_configs)
 	ck_assert_int_eq(admin_create_topic(zs, &d, &t, false, NULL, NULL,
 					    errstr, sizeof(errstr)),
 			 E(NONE));
-	ck_assert_int_eq(admin_read_config(zs, "topics", "c", &cfg, errstr,
-					   sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_read_config(zs, "topics", "c", &cfg, errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(cfg.n, 2);
 	ck_assert_str_eq(zkdata_config_get(&cfg, "retention.ms"), "1000");
 	zkdata_config_free(&cfg);
@@ -223,8 +227,8 @@ START_TEST(test_create_topic_explicit)
 	Fluxo__CreatableTopic t = FLUXO__CREATABLE_TOPIC__INIT;
 	Fluxo__ReplicaAssignment a0 = FLUXO__REPLICA_ASSIGNMENT__INIT,
 				 a1 = FLUXO__REPLICA_ASSIGNMENT__INIT;
-	Fluxo__ReplicaAssignment *as[2] = { &a1, &a0 };
-	int32_t r0[2] = { 2, 1 }, r1[2] = { 1, 2 }, dup[2] = { 1, 1 };
+	Fluxo__ReplicaAssignment *as[2] = {&a1, &a0};
+	int32_t r0[2] = {2, 1}, r1[2] = {1, 2}, dup[2] = {1, 1};
 	struct admin_defaults d;
 	struct zk_topic_assign a;
 	int32_t np, rf;
@@ -256,7 +260,9 @@ START_TEST(test_create_topic_explicit)
 	ck_assert_int_eq(admin_create_topic(zs, &d, &t, false, NULL, NULL,
 					    errstr, sizeof(errstr)),
 			 E(INVALID_REPLICA_ASSIGNMENT));
-	ck_assert_str_eq(errstr, "partitions should be a consecutive 0-based integer sequence");
+	ck_assert_str_eq(
+	    errstr,
+	    "partitions should be a consecutive 0-based integer sequence");
 	a1.partition = 1;
 	a1.broker_ids = dup;
 	ck_assert_int_eq(admin_create_topic(zs, &d, &t, false, NULL, NULL,
@@ -267,7 +273,8 @@ START_TEST(test_create_topic_explicit)
 	ck_assert_int_eq(admin_create_topic(zs, &d, &t, false, NULL, NULL,
 					    errstr, sizeof(errstr)),
 			 E(INVALID_REPLICA_ASSIGNMENT));
-	ck_assert_str_eq(errstr, "All partitions should have the same number of replicas");
+	ck_assert_str_eq(
+	    errstr, "All partitions should have the same number of replicas");
 	a1.n_broker_ids = 2;
 	t.num_partitions = 2;
 	ck_assert_int_eq(admin_create_topic(zs, &d, &t, false, NULL, NULL,
@@ -283,26 +290,26 @@ START_TEST(test_delete_topic)
 	struct admin_defaults d;
 
 	admin_defaults_init(&d);
-	ck_assert_int_eq(admin_delete_topic(zs, &d, "ghost", errstr,
-					    sizeof(errstr)),
-			 E(UNKNOWN_TOPIC_OR_PARTITION));
+	ck_assert_int_eq(
+	    admin_delete_topic(zs, &d, "ghost", errstr, sizeof(errstr)),
+	    E(UNKNOWN_TOPIC_OR_PARTITION));
 	ck_assert_int_eq(create(zs, &d, "gone", 1, 1, false), E(NONE));
 	d.delete_topic_enable = false;
-	ck_assert_int_eq(admin_delete_topic(zs, &d, "gone", errstr,
-					    sizeof(errstr)),
-			 E(TOPIC_DELETION_DISABLED));
+	ck_assert_int_eq(
+	    admin_delete_topic(zs, &d, "gone", errstr, sizeof(errstr)),
+	    E(TOPIC_DELETION_DISABLED));
 	ck_assert_str_eq(errstr, "Topic deletion is disabled.");
 	ck_assert_int_eq(zk_exists(zs, "/admin/delete_topics/gone", NULL, NULL),
 			 ZNONODE);
 	d.delete_topic_enable = true;
-	ck_assert_int_eq(admin_delete_topic(zs, &d, "gone", errstr,
-					    sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_delete_topic(zs, &d, "gone", errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(zk_exists(zs, "/admin/delete_topics/gone", NULL, NULL),
 			 ZOK);
-	ck_assert_int_eq(admin_delete_topic(zs, &d, "gone", errstr,
-					    sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_delete_topic(zs, &d, "gone", errstr, sizeof(errstr)),
+	    E(NONE));
 	zk_session_close(zs);
 }
 END_TEST
@@ -313,13 +320,13 @@ START_TEST(test_create_partitions)
 	Fluxo__CreatePartitionsTopic t = FLUXO__CREATE_PARTITIONS_TOPIC__INIT;
 	Fluxo__CreatableTopic ct = FLUXO__CREATABLE_TOPIC__INIT;
 	Fluxo__ReplicaAssignment ra = FLUXO__REPLICA_ASSIGNMENT__INIT,
-				 *ras[1] = { &ra };
+				 *ras[1] = {&ra};
 	Fluxo__ReplicaAssignment a0 = FLUXO__REPLICA_ASSIGNMENT__INIT,
 				 a1 = FLUXO__REPLICA_ASSIGNMENT__INIT,
 				 a2 = FLUXO__REPLICA_ASSIGNMENT__INIT;
-	Fluxo__ReplicaAssignment *as[3] = { &a0, &a1, &a2 };
-	int32_t r0[2] = { 1, 2 }, r1[2] = { 2, 3 }, r2[2] = { 3, 1 },
-		rnew[2] = { 2, 9 };
+	Fluxo__ReplicaAssignment *as[3] = {&a0, &a1, &a2};
+	int32_t r0[2] = {1, 2}, r1[2] = {2, 3}, r2[2] = {3, 1},
+		rnew[2] = {2, 9};
 	struct admin_defaults d;
 	struct zk_topic_assign a;
 
@@ -339,34 +346,34 @@ START_TEST(test_create_partitions)
 
 	t.name = "p";
 	t.count = 2;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(INVALID_PARTITIONS));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(INVALID_PARTITIONS));
 	ck_assert_str_eq(errstr, "Topic currently has 3 partitions, which is "
 				 "higher than the requested 2.");
 	t.count = 3;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(INVALID_PARTITIONS));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(INVALID_PARTITIONS));
 	ck_assert_str_eq(errstr, "Topic already has 3 partitions.");
 	t.name = "nope";
 	t.count = 5;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(UNKNOWN_TOPIC_OR_PARTITION));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(UNKNOWN_TOPIC_OR_PARTITION));
 	ck_assert_str_eq(errstr, "The topic 'nope' does not exist.");
 
 	t.name = "p";
 	t.count = 5;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, true, errstr,
-						 sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, true, errstr, sizeof(errstr)),
+	    E(NONE));
 	a = read_topic(zs, "p");
 	ck_assert_int_eq(a.n_partitions, 3);
 	zkdata_topic_free(&a);
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(NONE));
 	a = read_topic(zs, "p");
 	ck_assert_int_eq(a.n_partitions, 5);
 	/* Existing partitions untouched; the round-robin continues. */
@@ -384,19 +391,19 @@ START_TEST(test_create_partitions)
 	t.n_assignments = 1;
 	ra.broker_ids = rnew;
 	ra.n_broker_ids = 2;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(INVALID_REPLICA_ASSIGNMENT));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(INVALID_REPLICA_ASSIGNMENT));
 	ck_assert_str_eq(errstr, "Increasing the number of partitions by 2 "
 				 "but 1 assignments provided.");
 	t.count = 6;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(INVALID_REPLICA_ASSIGNMENT));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(INVALID_REPLICA_ASSIGNMENT));
 	rnew[1] = 3;
-	ck_assert_int_eq(admin_create_partitions(zs, &t, false, errstr,
-						 sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_create_partitions(zs, &t, false, errstr, sizeof(errstr)),
+	    E(NONE));
 	a = read_topic(zs, "p");
 	ck_assert_int_eq(a.n_partitions, 6);
 	ck_assert_int_eq(a.replicas[5].ids[0], 2);
@@ -422,7 +429,7 @@ START_TEST(test_alter_configs)
 	Fluxo__AlterConfigsResource r = FLUXO__ALTER_CONFIGS_RESOURCE__INIT;
 	Fluxo__AlterableConfig c1 = FLUXO__ALTERABLE_CONFIG__INIT,
 			       c2 = FLUXO__ALTERABLE_CONFIG__INIT;
-	Fluxo__AlterableConfig *cs[2] = { &c1, &c2 };
+	Fluxo__AlterableConfig *cs[2] = {&c1, &c2};
 	struct String_vector kids;
 	struct zk_entity_config cfg;
 	struct admin_defaults d;
@@ -455,8 +462,8 @@ START_TEST(test_alter_configs)
 			 kids.data[0]);
 		ck_assert_int_eq(zk_get(zs, path, NULL, &data, &len, NULL),
 				 ZOK);
-		ck_assert_str_eq(data,
-				 "{\"version\":2,\"entity_path\":\"topics/t\"}");
+		ck_assert_str_eq(
+		    data, "{\"version\":2,\"entity_path\":\"topics/t\"}");
 		free(data);
 	}
 	deallocate_String_vector(&kids);
@@ -470,9 +477,9 @@ START_TEST(test_alter_configs)
 	ck_assert_int_eq(admin_alter_config(zs, &r, false, NULL, NULL, errstr,
 					    sizeof(errstr)),
 			 E(NONE));
-	ck_assert_int_eq(admin_read_config(zs, "topics", "t", &cfg, errstr,
-					   sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_read_config(zs, "topics", "t", &cfg, errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(cfg.n, 1);
 	ck_assert_str_eq(zkdata_config_get(&cfg, "segment.ms"), "60000");
 	zkdata_config_free(&cfg);
@@ -524,9 +531,8 @@ START_TEST(test_list_and_brokers)
 	admin_defaults_init(&d);
 	ck_assert_int_eq(create(zs, &d, "zeta", 1, 1, false), E(NONE));
 	ck_assert_int_eq(create(zs, &d, "alpha", 1, 1, false), E(NONE));
-	ck_assert_int_eq(admin_list_topics(zs, &names, &n, errstr,
-					   sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_list_topics(zs, &names, &n, errstr, sizeof(errstr)), E(NONE));
 	ck_assert_int_eq(n, 2);
 	ck_assert_str_eq(names[0], "alpha");
 	ck_assert_str_eq(names[1], "zeta");
@@ -581,14 +587,14 @@ START_TEST(test_producer_ids)
 	char *data;
 	int len;
 
-	ck_assert_int_eq(admin_alloc_producer_ids(zs, 7, &s, &e, errstr,
-						  sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_alloc_producer_ids(zs, 7, &s, &e, errstr, sizeof(errstr)),
+	    E(NONE));
 	ck_assert_int_eq(s, 0);
 	ck_assert_int_eq(e, 999);
-	ck_assert_int_eq(zk_get(zs, "/latest_producer_id_block", NULL, &data,
-				&len, NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_get(zs, "/latest_producer_id_block", NULL, &data, &len, NULL),
+	    ZOK);
 	ck_assert_str_eq(data, "{\"version\":1,\"broker\":7,\"block_start\":"
 			       "\"0\",\"block_end\":\"999\"}");
 	free(data);

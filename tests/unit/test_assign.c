@@ -16,12 +16,12 @@ static char errstr[256];
 START_TEST(test_kafka_worked_example)
 {
 	static const int32_t expect[10][3] = {
-		{ 0, 1, 2 }, { 1, 2, 3 }, { 2, 3, 4 }, { 3, 4, 0 }, { 4, 0, 1 },
-		{ 0, 2, 3 }, { 1, 3, 4 }, { 2, 4, 0 }, { 3, 0, 1 }, { 4, 1, 2 },
+	    {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 0}, {4, 0, 1},
+	    {0, 2, 3}, {1, 3, 4}, {2, 4, 0}, {3, 0, 1}, {4, 1, 2},
 	};
 	/* Given out of order: placement sorts brokers by id. */
-	struct assign_broker b[5] = { { 3, NULL }, { 0, NULL }, { 4, NULL },
-				      { 1, NULL }, { 2, NULL } };
+	struct assign_broker b[5] = {
+	    {3, NULL}, {0, NULL}, {4, NULL}, {1, NULL}, {2, NULL}};
 	int32_t out[30];
 
 	ck_assert_int_eq(assign_replicas(b, 5, 10, 3, 0, 0, 0, true, out,
@@ -38,11 +38,9 @@ END_TEST
 /* Adding partitions continues the round-robin (Kafka's addPartitions). */
 START_TEST(test_create_partitions_continuation)
 {
-	static const int32_t expect[3][3] = { { 0, 2, 3 },
-					      { 1, 3, 4 },
-					      { 2, 4, 0 } };
-	struct assign_broker b[5] = { { 0, NULL }, { 1, NULL }, { 2, NULL },
-				      { 3, NULL }, { 4, NULL } };
+	static const int32_t expect[3][3] = {{0, 2, 3}, {1, 3, 4}, {2, 4, 0}};
+	struct assign_broker b[5] = {
+	    {0, NULL}, {1, NULL}, {2, NULL}, {3, NULL}, {4, NULL}};
 	int32_t out[9];
 
 	ck_assert_int_eq(assign_replicas(b, 5, 3, 3, 0, 0, 10, false, out,
@@ -62,9 +60,9 @@ END_TEST
 
 START_TEST(test_rack_alternated)
 {
-	struct assign_broker b[6] = { { 0, "r1" }, { 1, "r3" }, { 2, "r3" },
-				      { 3, "r2" }, { 4, "r2" }, { 5, "r1" } };
-	static const int32_t expect[6] = { 0, 3, 1, 5, 4, 2 };
+	struct assign_broker b[6] = {{0, "r1"}, {1, "r3"}, {2, "r3"},
+				     {3, "r2"}, {4, "r2"}, {5, "r1"}};
+	static const int32_t expect[6] = {0, 3, 1, 5, 4, 2};
 	int32_t out[6];
 
 	ck_assert_int_eq(assign_rack_alternated(b, 6, out), 0);
@@ -90,17 +88,16 @@ static const char *rack_of(const struct assign_broker *b, int n, int32_t id)
 
 START_TEST(test_rack_aware_table)
 {
-	struct assign_broker b[6] = { { 0, "r1" }, { 1, "r3" }, { 2, "r3" },
-				      { 3, "r2" }, { 4, "r2" }, { 5, "r1" } };
+	struct assign_broker b[6] = {{0, "r1"}, {1, "r3"}, {2, "r3"},
+				     {3, "r2"}, {4, "r2"}, {5, "r1"}};
 	/* Worked by hand from Kafka's algorithm (start 0, shift 0). */
 	static const int32_t expect[6][3] = {
-		{ 0, 3, 1 }, { 3, 1, 5 }, { 1, 5, 4 },
-		{ 5, 4, 2 }, { 4, 2, 0 }, { 2, 0, 3 },
+	    {0, 3, 1}, {3, 1, 5}, {1, 5, 4}, {5, 4, 2}, {4, 2, 0}, {2, 0, 3},
 	};
 	int32_t out[18];
 
-	ck_assert_int_eq(assign_replicas(b, 6, 6, 3, 0, 0, 0, true, out,
-					 errstr, sizeof(errstr)),
+	ck_assert_int_eq(assign_replicas(b, 6, 6, 3, 0, 0, 0, true, out, errstr,
+					 sizeof(errstr)),
 			 FLUXO__ERROR_CODE__NONE);
 	for (int p = 0; p < 6; p++)
 		for (int r = 0; r < 3; r++)
@@ -114,8 +111,8 @@ END_TEST
  * rack twice when RF < racks; never a broker twice. */
 START_TEST(test_rack_aware_properties)
 {
-	struct assign_broker b[6] = { { 10, "a" }, { 11, "a" }, { 12, "b" },
-				      { 13, "b" }, { 14, "c" }, { 15, "c" } };
+	struct assign_broker b[6] = {{10, "a"}, {11, "a"}, {12, "b"},
+				     {13, "b"}, {14, "c"}, {15, "c"}};
 	int32_t out[50 * 4];
 
 	for (int rf = 1; rf <= 4; rf++) {
@@ -145,14 +142,14 @@ END_TEST
 
 START_TEST(test_errors)
 {
-	struct assign_broker b[2] = { { 1, NULL }, { 2, "r1" } };
+	struct assign_broker b[2] = {{1, NULL}, {2, "r1"}};
 	int32_t out[8];
 
 	ck_assert_int_eq(assign_replicas(b, 1, 3, 3, -1, -1, 0, true, out,
 					 errstr, sizeof(errstr)),
 			 FLUXO__ERROR_CODE__INVALID_REPLICATION_FACTOR);
-	ck_assert_str_eq(errstr,
-			 "Replication factor: 3 larger than available brokers: 1.");
+	ck_assert_str_eq(
+	    errstr, "Replication factor: 3 larger than available brokers: 1.");
 	ck_assert_int_eq(assign_replicas(b, 1, 0, 1, -1, -1, 0, true, out,
 					 errstr, sizeof(errstr)),
 			 FLUXO__ERROR_CODE__INVALID_PARTITIONS);
@@ -176,10 +173,10 @@ END_TEST
 /* Random start: leaders are still spread evenly over the brokers. */
 START_TEST(test_random_start_balance)
 {
-	struct assign_broker b[4] = { { 1, NULL }, { 2, NULL }, { 3, NULL },
-				      { 4, NULL } };
+	struct assign_broker b[4] = {
+	    {1, NULL}, {2, NULL}, {3, NULL}, {4, NULL}};
 	int32_t out[40 * 2];
-	int leaders[5] = { 0 }, replicas[5] = { 0 };
+	int leaders[5] = {0}, replicas[5] = {0};
 
 	ck_assert_int_eq(assign_replicas(b, 4, 40, 2, -1, -1, 0, true, out,
 					 errstr, sizeof(errstr)),

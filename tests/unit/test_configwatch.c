@@ -62,7 +62,7 @@ static bool has_n(void *arg)
 static void alter_topic(zk_session_t *zs, const char *topic, const char *ms)
 {
 	Fluxo__AlterConfigsResource r = FLUXO__ALTER_CONFIGS_RESOURCE__INIT;
-	Fluxo__AlterableConfig c = FLUXO__ALTERABLE_CONFIG__INIT, *cs[1] = { &c };
+	Fluxo__AlterableConfig c = FLUXO__ALTERABLE_CONFIG__INIT, *cs[1] = {&c};
 
 	r.type = FLUXO__RESOURCE_TYPE__RESOURCE_TOPIC;
 	r.name = (char *)topic;
@@ -79,8 +79,8 @@ static void make_topic(zk_session_t *zs, const char *name)
 {
 	Fluxo__CreatableTopic t = FLUXO__CREATABLE_TOPIC__INIT;
 	Fluxo__ReplicaAssignment a = FLUXO__REPLICA_ASSIGNMENT__INIT,
-				 *as[1] = { &a };
-	int32_t r[1] = { 1 };
+				 *as[1] = {&a};
+	int32_t r[1] = {1};
 	struct admin_defaults d;
 
 	admin_defaults_init(&d);
@@ -99,11 +99,11 @@ static void make_topic(zk_session_t *zs, const char *name)
 START_TEST(test_existing_then_changes_in_order)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("cw"), 4000);
-	struct seen s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+	struct seen s = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
 	Fluxo__AlterConfigsResource r = FLUXO__ALTER_CONFIGS_RESOURCE__INIT;
-	Fluxo__AlterableConfig c = FLUXO__ALTERABLE_CONFIG__INIT, *cs[1] = { &c };
+	Fluxo__AlterableConfig c = FLUXO__ALTERABLE_CONFIG__INIT, *cs[1] = {&c};
 	configwatch_t *cw;
-	struct want w = { &s, 0 };
+	struct want w = {&s, 0};
 
 	ck_assert_ptr_nonnull(zs);
 	ck_assert_int_eq(registration_bootstrap(zs, cid, sizeof(cid), errstr,
@@ -162,8 +162,8 @@ START_TEST(test_survives_expiry)
 	const char *cs = zktest_chroot("cwexp");
 	zk_session_t *zs = zktest_session(cs, 4000),
 		     *admin = zktest_session(cs, 4000);
-	struct seen s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
-	struct want w = { &s, 0 };
+	struct seen s = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+	struct want w = {&s, 0};
 	configwatch_t *cw;
 
 	ck_assert_int_eq(registration_bootstrap(admin, cid, sizeof(cid), errstr,

@@ -143,9 +143,9 @@ static bool read_state(const char *topic, int p, struct zk_partition_state *s,
 	zkpath_partition_state(path, sizeof(path), topic, p);
 	if (zk_get(admin, path, NULL, &data, &len, &st) != ZOK)
 		return false;
-	ck_assert_int_eq(zkdata_state_decode(data, (size_t)len, s, errstr,
-					     sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    zkdata_state_decode(data, (size_t)len, s, errstr, sizeof(errstr)),
+	    0);
 	if (version)
 		*version = st.version;
 	if (raw)
@@ -270,7 +270,7 @@ static Fluxo__Response *controlled_shutdown(controller_t *ctl, int id,
 {
 	Fluxo__Request req = FLUXO__REQUEST__INIT;
 	Fluxo__ControlledShutdownRequest cs_req =
-		FLUXO__CONTROLLED_SHUTDOWN_REQUEST__INIT;
+	    FLUXO__CONTROLLED_SHUTDOWN_REQUEST__INIT;
 
 	req.api = FLUXO__API_KEY__CONTROLLED_SHUTDOWN;
 	req.correlation_id = 77;
@@ -281,14 +281,12 @@ static Fluxo__Response *controlled_shutdown(controller_t *ctl, int id,
 	return call_sync(ctl, &req);
 }
 
-static void build_alter_isr(Fluxo__Request *req, Fluxo__AlterIsrRequest *ai,
-			    Fluxo__AlterIsrTopic *at,
-			    Fluxo__AlterIsrTopic **ats,
-			    Fluxo__AlterIsrPartition *ap,
-			    Fluxo__AlterIsrPartition **aps, int broker,
-			    int64_t broker_epoch, const char *topic, int p,
-			    int leader_epoch, int partition_epoch,
-			    int32_t *isr, int n_isr)
+static void
+build_alter_isr(Fluxo__Request *req, Fluxo__AlterIsrRequest *ai,
+		Fluxo__AlterIsrTopic *at, Fluxo__AlterIsrTopic **ats,
+		Fluxo__AlterIsrPartition *ap, Fluxo__AlterIsrPartition **aps,
+		int broker, int64_t broker_epoch, const char *topic, int p,
+		int leader_epoch, int partition_epoch, int32_t *isr, int n_isr)
 {
 	fluxo__request__init(req);
 	fluxo__alter_isr_request__init(ai);
@@ -335,7 +333,7 @@ static int alter_isr(controller_t *ctl, int broker, int64_t broker_epoch,
 		ret = -(int)r->alter_isr->error;
 	} else {
 		const Fluxo__AlterIsrPartitionResponse *pr =
-			r->alter_isr->topics[0]->partitions[0];
+		    r->alter_isr->topics[0]->partitions[0];
 
 		ret = pr->error;
 		if (new_version)
@@ -356,7 +354,7 @@ static int elect(controller_t *ctl, int type, const char *topic, int p)
 	Fluxo__Request req = FLUXO__REQUEST__INIT;
 	Fluxo__ElectLeadersRequest el = FLUXO__ELECT_LEADERS_REQUEST__INIT;
 	Fluxo__TopicPartitions tp = FLUXO__TOPIC_PARTITIONS__INIT, *tps[1];
-	int32_t parts[1] = { p };
+	int32_t parts[1] = {p};
 	Fluxo__Response *r;
 	int ret;
 
@@ -384,6 +382,33 @@ static int elect(controller_t *ctl, int type, const char *topic, int p)
 	return ret;
 }
 
+/* Holds the controller thread inside a request's callback. */
+static void hold(controller_t *ctl, struct call *blocker, Fluxo__Request *req,
+		 Fluxo__ElectLeadersRequest *el)
+{
+	call_init(blocker);
+	blocker->block = true;
+	fluxo__request__init(req);
+	fluxo__elect_leaders_request__init(el);
+	req->api = FLUXO__API_KEY__ELECT_LEADERS;
+	req->body_case = FLUXO__REQUEST__BODY_ELECT_LEADERS;
+	req->elect_leaders = el;
+	submit(ctl, req, blocker);
+	WAIT_UNTIL(blocker->entered, 5000);
+}
+
+static void release(struct call *blocker)
+{
+	Fluxo__Response *r;
+
+	pthread_mutex_lock(&blocker->mu);
+	blocker->released = true;
+	pthread_cond_broadcast(&blocker->cv);
+	pthread_mutex_unlock(&blocker->mu);
+	r = wait_call(blocker, 1000);
+	fluxo__response__free_unpacked(r, NULL);
+}
+
 /* ------------------------------------------------------------- tests */
 
 START_TEST(test_election_and_failover)
@@ -400,9 +425,8 @@ START_TEST(test_election_and_failover)
 	WAIT_UNTIL(controller_is_active(c1), 10000);
 	ck_assert_int_eq(controller_epoch(c1), 1);
 	ck_assert_int_eq(controller_active_id(c1), 1);
-	ck_assert_int_eq(zk_get(admin, "/controller_epoch", NULL, &data, &len,
-				NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_get(admin, "/controller_epoch", NULL, &data, &len, NULL), ZOK);
 	ck_assert_str_eq(data, "1");
 	free(data);
 	ck_assert_int_eq(zk_get(admin, "/controller", NULL, &data, &len, NULL),
@@ -442,8 +466,8 @@ END_TEST
 /* A controller replaced while busy has its next write refused. */
 START_TEST(test_stale_controller_fenced)
 {
-	static const int32_t reps[1][3] = { { 1, 2, 3 } };
-	int32_t all3[3] = { 1, 2, 3 }, two[2] = { 1, 2 };
+	static const int32_t reps[1][3] = {{1, 2, 3}};
+	int32_t all3[3] = {1, 2, 3}, two[2] = {1, 2};
 	struct call blocker, late;
 	Fluxo__Request el_req = FLUXO__REQUEST__INIT;
 	Fluxo__ElectLeadersRequest el = FLUXO__ELECT_LEADERS_REQUEST__INIT;
@@ -458,7 +482,8 @@ START_TEST(test_stale_controller_fenced)
 	Fluxo__Response *r;
 	int version;
 	struct zk_partition_state s;
-	const char *other = "{\"version\":1,\"brokerid\":9,\"timestamp\":\"1\"}";
+	const char *other =
+	    "{\"version\":1,\"brokerid\":9,\"timestamp\":\"1\"}";
 
 	setup("fence");
 	for (int i = 1; i <= 3; i++)
@@ -515,15 +540,14 @@ END_TEST
 
 START_TEST(test_topic_creation)
 {
-	static const int32_t reps[3][3] = { { 1, 2, 3 }, { 2, 3, 1 },
-					    { 3, 1, 2 } };
-	static const int32_t half[1][3] = { { 9, 1 } };
-	static const int32_t dead[1][3] = { { 9 } };
+	static const int32_t reps[3][3] = {{1, 2, 3}, {2, 3, 1}, {3, 1, 2}};
+	static const int32_t half[1][3] = {{9, 1}};
+	static const int32_t dead[1][3] = {{9}};
 	struct fb_pstate ps;
 	controller_t *c;
 	char *raw;
 	struct zk_partition_state s;
-	int32_t one[1] = { 1 };
+	int32_t one[1] = {1};
 
 	setup("create");
 	for (int i = 1; i <= 3; i++)
@@ -579,12 +603,10 @@ END_TEST
 
 START_TEST(test_broker_failure_and_return)
 {
-	static const int32_t reps[3][3] = { { 1, 2, 3 }, { 2, 1, 3 },
-					    { 3, 1, 2 } };
-	static const int32_t solo[1][3] = { { 1 } };
-	int32_t all3[3] = { 1, 2, 3 }, all3b[3] = { 2, 1, 3 },
-		all3c[3] = { 3, 1, 2 }, i23[2] = { 2, 3 }, i32[2] = { 3, 2 },
-		one[1] = { 1 };
+	static const int32_t reps[3][3] = {{1, 2, 3}, {2, 1, 3}, {3, 1, 2}};
+	static const int32_t solo[1][3] = {{1}};
+	int32_t all3[3] = {1, 2, 3}, all3b[3] = {2, 1, 3}, all3c[3] = {3, 1, 2},
+		i23[2] = {2, 3}, i32[2] = {3, 2}, one[1] = {1};
 	struct fb_pstate ps;
 	controller_t *c;
 	int64_t old_epoch;
@@ -669,22 +691,24 @@ START_TEST(test_controlled_shutdown)
 					    errstr, sizeof(errstr)),
 			 E(NONE));
 	WAIT_UNTIL(fakebroker_lai_total(fb[1]) + fakebroker_lai_total(fb[2]) +
-				   fakebroker_lai_total(fb[3]) >=
-			   2000,
+			   fakebroker_lai_total(fb[3]) >=
+		       2000,
 		   20000);
 
 	r = controlled_shutdown(c, 1, fakebroker_epoch(fb[1]) + 1);
 	ck_assert_int_eq(r->controlled_shutdown->error, E(STALE_BROKER_EPOCH));
 	fluxo__response__free_unpacked(r, NULL);
 	r = controlled_shutdown(c, 8, 1);
-	ck_assert_int_eq(r->controlled_shutdown->error, E(BROKER_NOT_AVAILABLE));
+	ck_assert_int_eq(r->controlled_shutdown->error,
+			 E(BROKER_NOT_AVAILABLE));
 	fluxo__response__free_unpacked(r, NULL);
 
 	t0 = clock_mono_ms();
 	r = controlled_shutdown(c, 1, fakebroker_epoch(fb[1]));
 	took = clock_mono_ms() - t0;
-	fprintf(stderr, "controlled shutdown of a broker in 1000 partitions "
-			"(RF 2): %" PRId64 " ms\n",
+	fprintf(stderr,
+		"controlled shutdown of a broker in 1000 partitions "
+		"(RF 2): %" PRId64 " ms\n",
 		took);
 	ck_assert_int_eq(r->correlation_id, 77);
 	ck_assert_int_eq(r->controlled_shutdown->error, E(NONE));
@@ -735,9 +759,9 @@ END_TEST
 
 START_TEST(test_alter_isr)
 {
-	static const int32_t reps[1][3] = { { 1, 2, 3 } };
-	int32_t i12[2] = { 1, 2 }, i123[3] = { 1, 2, 3 }, i21[2] = { 2, 1 },
-		i3[1] = { 3 };
+	static const int32_t reps[1][3] = {{1, 2, 3}};
+	int32_t i12[2] = {1, 2}, i123[3] = {1, 2, 3}, i21[2] = {2, 1},
+		i3[1] = {3};
 	struct fb_pstate ps;
 	controller_t *c;
 	int32_t ver = -1;
@@ -794,9 +818,9 @@ START_TEST(test_alter_isr)
 
 		ck_assert(read_state("a", 0, &s, &v, NULL));
 		zkdata_state_free(&s);
-		ck_assert_int_eq(alter_isr(c, 1, e1, "a", 0, 1, v, i123, 3,
-					   NULL),
-				 E(INELIGIBLE_REPLICA));
+		ck_assert_int_eq(
+		    alter_isr(c, 1, e1, "a", 0, 1, v, i123, 3, NULL),
+		    E(INELIGIBLE_REPLICA));
 	}
 	controller_stop(c);
 	teardown();
@@ -805,9 +829,9 @@ END_TEST
 
 START_TEST(test_delete_topic)
 {
-	static const int32_t reps[2][3] = { { 1, 2 }, { 2, 3 } };
-	static const int32_t on3[1][3] = { { 3 } };
-	static const int32_t on2[1][3] = { { 2 } };
+	static const int32_t reps[2][3] = {{1, 2}, {2, 3}};
+	static const int32_t on3[1][3] = {{3}};
+	static const int32_t on2[1][3] = {{2}};
 	Fluxo__AlterConfigsResource res = FLUXO__ALTER_CONFIGS_RESOURCE__INIT;
 	Fluxo__AlterableConfig cfg = FLUXO__ALTERABLE_CONFIG__INIT, *cfgs[1];
 	struct admin_defaults d;
@@ -831,9 +855,9 @@ START_TEST(test_delete_topic)
 					    errstr, sizeof(errstr)),
 			 E(NONE));
 	WAIT_UNTIL(exists("/brokers/topics/d/partitions/1/state"), 10000);
-	ck_assert_int_eq(admin_delete_topic(admin, &d, "d", errstr,
-					    sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_delete_topic(admin, &d, "d", errstr, sizeof(errstr)),
+	    E(NONE));
 	WAIT_UNTIL(!exists("/brokers/topics/d"), 10000);
 	WAIT_UNTIL(!exists("/admin/delete_topics/d"), 10000);
 	ck_assert(!exists("/config/topics/d"));
@@ -853,9 +877,9 @@ START_TEST(test_delete_topic)
 	create_topic("e", 1, 1, on3);
 	WAIT_UNTIL(exists("/brokers/topics/e/partitions/0/state"), 10000);
 	stop_broker(3);
-	ck_assert_int_eq(admin_delete_topic(admin, &d, "e", errstr,
-					    sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_delete_topic(admin, &d, "e", errstr, sizeof(errstr)),
+	    E(NONE));
 	usleep(1000 * 1000);
 	ck_assert(exists("/brokers/topics/e"));
 	start_broker(3);
@@ -866,9 +890,9 @@ START_TEST(test_delete_topic)
 	create_topic("g", 1, 1, on2);
 	WAIT_UNTIL(exists("/brokers/topics/g/partitions/0/state"), 10000);
 	fakebroker_set_stop_error(fb[2], E(KAFKA_STORAGE_ERROR));
-	ck_assert_int_eq(admin_delete_topic(admin, &d, "g", errstr,
-					    sizeof(errstr)),
-			 E(NONE));
+	ck_assert_int_eq(
+	    admin_delete_topic(admin, &d, "g", errstr, sizeof(errstr)),
+	    E(NONE));
 	WAIT_UNTIL(fakebroker_stops(fb[2], "g", 0, true) >= 2, 10000);
 	ck_assert(exists("/brokers/topics/g"));
 	fakebroker_set_stop_error(fb[2], 0);
@@ -880,10 +904,10 @@ END_TEST
 
 START_TEST(test_preferred_unclean_rebalance)
 {
-	static const int32_t reps[2][3] = { { 1, 2, 3 }, { 1, 3, 2 } };
-	static const int32_t two[1][3] = { { 1, 2 } };
-	int32_t i23[2] = { 2, 3 }, i231[3] = { 2, 3, 1 }, i32[2] = { 3, 2 },
-		i321[3] = { 3, 2, 1 }, i1[1] = { 1 }, i2[1] = { 2 };
+	static const int32_t reps[2][3] = {{1, 2, 3}, {1, 3, 2}};
+	static const int32_t two[1][3] = {{1, 2}};
+	int32_t i23[2] = {2, 3}, i231[3] = {2, 3, 1}, i32[2] = {3, 2},
+		i321[3] = {3, 2, 1}, i1[1] = {1}, i2[1] = {2};
 	struct controller_config cfg = base_cfg(3);
 	struct zk_partition_state s;
 	controller_t *c;
@@ -942,10 +966,10 @@ START_TEST(test_preferred_unclean_rebalance)
 		const char *js = "{\"version\":1,\"partitions\":[{\"topic\":"
 				 "\"p\",\"partition\":1}]}";
 
-		ck_assert_int_eq(zk_create(admin, "/admin/preferred_replica_election",
-					   js, (int)strlen(js), 0, NULL, 0,
-					   NULL),
-				 ZOK);
+		ck_assert_int_eq(
+		    zk_create(admin, "/admin/preferred_replica_election", js,
+			      (int)strlen(js), 0, NULL, 0, NULL),
+		    ZOK);
 	}
 	WAIT_UNTIL(state_leader("p", 1) == 1, 10000);
 	WAIT_UNTIL(!exists("/admin/preferred_replica_election"), 10000);
@@ -954,10 +978,10 @@ START_TEST(test_preferred_unclean_rebalance)
 		const char *js = "{\"version\":1,\"partitions\":[{\"topic\":"
 				 "\"p\",\"partition\":0}]}";
 
-		ck_assert_int_eq(zk_create(admin, "/admin/preferred_replica_election",
-					   js, (int)strlen(js), 0, NULL, 0,
-					   NULL),
-				 ZOK);
+		ck_assert_int_eq(
+		    zk_create(admin, "/admin/preferred_replica_election", js,
+			      (int)strlen(js), 0, NULL, 0, NULL),
+		    ZOK);
 	}
 	WAIT_UNTIL(!exists("/admin/preferred_replica_election"), 10000);
 	controller_stop(c);
@@ -988,7 +1012,7 @@ END_TEST
 
 START_TEST(test_session_expiry)
 {
-	static const int32_t reps[1][3] = { { 2, 3 } };
+	static const int32_t reps[1][3] = {{2, 3}};
 	controller_t *c;
 	int64_t old_epoch;
 	Fluxo__Response *r;
@@ -1075,8 +1099,8 @@ START_TEST(test_failover_10k_partitions)
 		snprintf(name, sizeof(name), "big%03d", t);
 		ck_assert_int_eq(zkdata_topic_alloc(&a, PARTS), 0);
 		for (int p = 0; p < PARTS; p++) {
-			int32_t rep[3] = { p % 3 + 1, (p + 1) % 3 + 1,
-					   (p + 2) % 3 + 1 };
+			int32_t rep[3] = {p % 3 + 1, (p + 1) % 3 + 1,
+					  (p + 2) % 3 + 1};
 
 			zkdata_replicas_set(&a.replicas[p], rep, 3);
 		}
@@ -1088,18 +1112,21 @@ START_TEST(test_failover_10k_partitions)
 				 ZOK);
 		free(js);
 		zkpath_partitions(path, sizeof(path), name);
-		ck_assert_int_eq(zk_create(admin, path, NULL, -1, 0, NULL, 0,
-					   NULL),
-				 ZOK);
+		ck_assert_int_eq(
+		    zk_create(admin, path, NULL, -1, 0, NULL, 0, NULL), ZOK);
 		for (int p = 0; p < PARTS; p++) {
 			char *pp = paths + used, *sp;
 
-			used += snprintf(pp, 80, "/brokers/topics/%s/partitions/%d",
-					 name, p) + 1;
+			used +=
+			    snprintf(pp, 80, "/brokers/topics/%s/partitions/%d",
+				     name, p) +
+			    1;
 			sp = paths + used;
-			used += snprintf(sp, 80,
-					 "/brokers/topics/%s/partitions/%d/state",
-					 name, p) + 1;
+			used +=
+			    snprintf(sp, 80,
+				     "/brokers/topics/%s/partitions/%d/state",
+				     name, p) +
+			    1;
 			zoo_create_op_init(&ops[k++], pp, NULL, -1,
 					   &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
 			zoo_create_op_init(&ops[k++], sp, state[p % 3],
@@ -1142,14 +1169,86 @@ START_TEST(test_failover_10k_partitions)
 		ck_assert_int_eq(ps.leader, 7 % 3 + 1);
 		ck_assert_int_eq(ps.leader_epoch, 0);
 		ck_assert_int_eq(fakebroker_bad_epochs(fb[i]), 0);
-		ck_assert_int_eq(fakebroker_count(fb[i],
-						  FLUXO__API_KEY__LEADER_AND_ISR),
-				 1);
+		ck_assert_int_eq(
+		    fakebroker_count(fb[i], FLUXO__API_KEY__LEADER_AND_ISR), 1);
 	}
 	controller_stop(c);
 	free(paths);
 	free(ops);
 	free(res);
+	teardown();
+}
+END_TEST
+
+/* A broker that restarts before the controller notices (larger czxid)
+ * is handled as a failure, then a start: it loses its leaderships. */
+START_TEST(test_bounced_broker)
+{
+	static const int32_t reps[2][3] = {{1, 2, 3}, {2, 1, 3}};
+	int32_t all3[3] = {1, 2, 3}, i23[2] = {2, 3};
+	Fluxo__ElectLeadersRequest el;
+	Fluxo__Request req;
+	struct call blocker;
+	struct fb_pstate ps;
+	controller_t *c;
+	int64_t old_epoch;
+
+	setup("bounce");
+	for (int i = 1; i <= 3; i++)
+		start_broker(i);
+	c = start_ctl(3);
+	WAIT_UNTIL(controller_is_active(c), 10000);
+	create_topic("b", 2, 3, reps);
+	WAIT_UNTIL(state_is("b", 0, 1, 0, all3, 3), 10000);
+	WAIT_UNTIL(state_leader("b", 1) == 2, 10000);
+	old_epoch = fakebroker_epoch(fb[1]);
+
+	hold(c, &blocker, &req, &el);
+	stop_broker(1);
+	start_broker(1);
+	ck_assert_int_gt(fakebroker_epoch(fb[1]), old_epoch);
+	release(&blocker);
+
+	WAIT_UNTIL(state_is("b", 0, 2, 1, i23, 2), 10000);
+	WAIT_UNTIL(state_is("b", 1, 2, 1, i23, 2), 10000);
+	/* It starts again as a follower with the new leader epoch. */
+	WAIT_UNTIL(fakebroker_lai(fb[1], "b", 0, &ps) && ps.leader_epoch == 1,
+		   10000);
+	ck_assert_int_eq(ps.leader, 2);
+	WAIT_UNTIL(fakebroker_um_full_count(fb[1]) >= 1, 10000);
+	ck_assert_int_eq(fakebroker_bad_epochs(fb[1]), 0);
+	controller_stop(c);
+	teardown();
+}
+END_TEST
+
+/* Candidates starting together: exactly one wins, with epoch 1. */
+START_TEST(test_simultaneous_candidates)
+{
+	controller_t *c[4];
+	int active = 0;
+
+	setup("race");
+	for (int i = 1; i <= 3; i++)
+		start_broker(i);
+	for (int i = 1; i <= 3; i++)
+		c[i] = start_ctl(i);
+	WAIT_UNTIL(controller_is_active(c[1]) || controller_is_active(c[2]) ||
+		       controller_is_active(c[3]),
+		   10000);
+	usleep(500 * 1000);
+	for (int i = 1; i <= 3; i++) {
+		active += controller_is_active(c[i]);
+		if (controller_is_active(c[i]))
+			ck_assert_int_eq(controller_epoch(c[i]), 1);
+	}
+	ck_assert_int_eq(active, 1);
+	for (int i = 1; i <= 3; i++)
+		WAIT_UNTIL(controller_active_id(c[i]) ==
+			       controller_active_id(c[1]),
+			   5000);
+	for (int i = 1; i <= 3; i++)
+		controller_stop(c[i]);
 	teardown();
 }
 END_TEST
@@ -1170,6 +1269,8 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_preferred_unclean_rebalance);
 	tcase_add_test(tc, test_session_expiry);
 	tcase_add_test(tc, test_not_controller);
+	tcase_add_test(tc, test_bounced_broker);
+	tcase_add_test(tc, test_simultaneous_candidates);
 	tcase_add_test(tc, test_failover_10k_partitions);
 	suite_add_tcase(s, tc);
 	return s;

@@ -8,6 +8,9 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +24,17 @@ static char errstr[512];
 static char cid[64];
 
 static struct zk_endpoint eps[2] = {
-	{ "PLAINTEXT", "127.0.0.1", 9092, "PLAINTEXT" },
-	{ "INTERNAL", "127.0.0.1", 9093, "PLAINTEXT" },
+    {"PLAINTEXT", "127.0.0.1", 9092, "PLAINTEXT"},
+    {"INTERNAL", "127.0.0.1", 9093, "PLAINTEXT"},
 };
 
 static struct zk_broker info_for(int32_t id)
 {
-	struct zk_broker b = { .id = id, .jmx_port = -1, .endpoints = eps,
-			       .n_endpoints = 2, .rack = "rack-a" };
+	struct zk_broker b = {.id = id,
+			      .jmx_port = -1,
+			      .endpoints = eps,
+			      .n_endpoints = 2,
+			      .rack = "rack-a"};
 
 	return b;
 }
@@ -40,17 +46,17 @@ START_TEST(test_bootstrap_and_cluster_id)
 	struct Stat st;
 
 	ck_assert_ptr_nonnull(zs);
-	ck_assert_int_eq(registration_bootstrap(zs, id, sizeof(id), errstr,
-						sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_bootstrap(zs, id, sizeof(id), errstr, sizeof(errstr)),
+	    0);
 	ck_assert_int_eq(strlen(id), 22);
 	ck_assert_int_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
 				    "nopqrstuvwxyz0123456789-_"),
 			 22);
 	for (int i = 0; zkdata_persistent_paths[i]; i++)
-		ck_assert_msg(zk_exists(zs, zkdata_persistent_paths[i], NULL,
-					&st) == ZOK,
-			      "%s missing", zkdata_persistent_paths[i]);
+		ck_assert_msg(
+		    zk_exists(zs, zkdata_persistent_paths[i], NULL, &st) == ZOK,
+		    "%s missing", zkdata_persistent_paths[i]);
 	/* A second broker reads the same id. */
 	ck_assert_int_eq(registration_bootstrap(zs, id2, sizeof(id2), errstr,
 						sizeof(errstr)),
@@ -66,7 +72,7 @@ END_TEST
 START_TEST(test_register_writes_v4)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("reg"), 4000);
-	struct zk_broker info = info_for(1), dec = { 0 };
+	struct zk_broker info = info_for(1), dec = {0};
 	registration_t *reg;
 	struct Stat st;
 	int64_t epoch = -1, epoch2 = -1;
@@ -78,9 +84,8 @@ START_TEST(test_register_writes_v4)
 						sizeof(errstr)),
 			 0);
 	reg = registration_new(zs, &info, NULL, NULL);
-	ck_assert_int_eq(registration_register(reg, &epoch, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &epoch, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(zk_get(zs, "/brokers/ids/1", NULL, &data, &len, &st),
 			 ZOK);
 	ck_assert_int_eq(epoch, st.czxid);
@@ -99,9 +104,8 @@ START_TEST(test_register_writes_v4)
 	free(data);
 
 	/* Registering again in the same session keeps the node (a retry). */
-	ck_assert_int_eq(registration_register(reg, &epoch2, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &epoch2, errstr, sizeof(errstr)), 0);
 	ck_assert_int_eq(epoch2, epoch);
 	ck_assert_int_eq(registration_deregister(reg), 0);
 	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/1", NULL, NULL), ZNONODE);
@@ -113,21 +117,26 @@ END_TEST
 START_TEST(test_duplicate_id_refused)
 {
 	const char *cs = zktest_chroot("dup");
-	zk_session_t *a = zktest_session(cs, 4000), *b = zktest_session(cs, 4000);
+	zk_session_t *a = zktest_session(cs, 4000),
+		     *b = zktest_session(cs, 4000);
 	struct zk_broker info = info_for(7);
 	registration_t *ra, *rb;
 	char want[128];
-	int64_t e;
+	int64_t e, t0;
 
-	ck_assert_int_eq(registration_bootstrap(a, cid, sizeof(cid), errstr,
-						sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_bootstrap(a, cid, sizeof(cid), errstr, sizeof(errstr)),
+	    0);
 	ra = registration_new(a, &info, NULL, NULL);
 	rb = registration_new(b, &info, NULL, NULL);
 	ck_assert_int_eq(registration_register(ra, &e, errstr, sizeof(errstr)),
 			 0);
+	/* A live owner: refused after waiting one session timeout. */
+	t0 = zktest_now_ms();
 	ck_assert_int_eq(registration_register(rb, &e, errstr, sizeof(errstr)),
 			 ERR_EXISTS);
+	ck_assert_int_ge(zktest_now_ms() - t0, 4000);
+	ck_assert_int_lt(zktest_now_ms() - t0, 8000);
 	snprintf(want, sizeof(want),
 		 "broker.id 7 is already registered by another broker "
 		 "(session 0x%llx)",
@@ -156,14 +165,12 @@ START_TEST(test_stale_node_replaced)
 						sizeof(errstr)),
 			 0);
 	rold = registration_new(old, &info, NULL, NULL);
-	ck_assert_int_eq(registration_register(rold, &e_old, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(rold, &e_old, errstr, sizeof(errstr)), 0);
 	rcur = registration_new(cur, &info, NULL, NULL);
 	registration_add_old_session(rcur, zk_session_id(old));
-	ck_assert_int_eq(registration_register(rcur, &e_new, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(rcur, &e_new, errstr, sizeof(errstr)), 0);
 	ck_assert_int_gt(e_new, e_old);
 	ck_assert_int_eq(zk_exists(cur, "/brokers/ids/3", NULL, &st), ZOK);
 	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(cur));
@@ -172,6 +179,58 @@ START_TEST(test_stale_node_replaced)
 	registration_destroy(rcur);
 	zk_session_close(old);
 	zk_session_close(cur);
+}
+END_TEST
+
+/* A predecessor killed with SIGKILL: its node is waited out, not fatal. */
+START_TEST(test_crashed_predecessor)
+{
+	const char *cs = zktest_chroot("crash");
+	struct zk_broker info = info_for(4);
+	registration_t *reg;
+	zk_session_t *zs;
+	int64_t t0, e;
+	int fds[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		zk_session_t *old = zktest_session(cs, 2000);
+		registration_t *r;
+
+		if (!old || registration_bootstrap(old, cid, sizeof(cid),
+						   errstr, sizeof(errstr)) < 0)
+			_exit(1);
+		r = registration_new(old, &info, NULL, NULL);
+		if (registration_register(r, &e, errstr, sizeof(errstr)) < 0)
+			_exit(1);
+		c = 'r';
+		if (write(fds[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	close(fds[1]);
+
+	zs = zktest_session(cs, 4000);
+	ck_assert_ptr_nonnull(zs);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/4", NULL, NULL), ZOK);
+	reg = registration_new(zs, &info, NULL, NULL);
+	t0 = zktest_now_ms();
+	ck_assert_int_eq(registration_register(reg, &e, errstr, sizeof(errstr)),
+			 0);
+	/* Registered once the dead session expired (2 s timeout). */
+	ck_assert_int_lt(zktest_now_ms() - t0, 5000);
+	registration_destroy(reg);
+	zk_session_close(zs);
 }
 END_TEST
 
@@ -205,7 +264,7 @@ static bool got_epoch(void *arg)
 START_TEST(test_reregister_after_expiry)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("expiry"), 4000);
-	struct epoch_rec rec = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+	struct epoch_rec rec = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 	struct zk_broker info = info_for(2);
 	registration_t *reg;
 	int64_t e1, old_sid;
@@ -215,9 +274,8 @@ START_TEST(test_reregister_after_expiry)
 						sizeof(errstr)),
 			 0);
 	reg = registration_new(zs, &info, on_epoch, &rec);
-	ck_assert_int_eq(registration_register(reg, &e1, errstr,
-					       sizeof(errstr)),
-			 0);
+	ck_assert_int_eq(
+	    registration_register(reg, &e1, errstr, sizeof(errstr)), 0);
 	old_sid = zk_session_id(zs);
 	ck_assert(zktest_expire(zs, 5000));
 	ck_assert_msg(zktest_wait(got_epoch, &rec, 20000),
@@ -243,6 +301,7 @@ static Suite *registration_suite(void)
 	tcase_add_test(tc, test_register_writes_v4);
 	tcase_add_test(tc, test_duplicate_id_refused);
 	tcase_add_test(tc, test_stale_node_replaced);
+	tcase_add_test(tc, test_crashed_predecessor);
 	tcase_add_test(tc, test_reregister_after_expiry);
 	suite_add_tcase(s, tc);
 	return s;

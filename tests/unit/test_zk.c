@@ -150,8 +150,8 @@ static bool fired_once(void *arg)
 START_TEST(test_watches)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("watch"), 4000);
-	struct watch_rec data_rec = { 0 }, child_rec = { 0 }, off_rec = { 0 },
-			 exists_rec = { 0 };
+	struct watch_rec data_rec = {0}, child_rec = {0}, off_rec = {0},
+			 exists_rec = {0};
 	zk_watcher_t *wd, *wc, *woff, *we;
 	struct String_vector kids;
 	char *data;
@@ -274,8 +274,8 @@ static bool saw_new_session(void *arg)
 START_TEST(test_expiry_opens_new_session)
 {
 	zk_session_t *zs = zktest_session(zktest_chroot("expire"), 4000);
-	struct ev_log log = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
-	struct ev_log gone = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+	struct ev_log log = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+	struct ev_log gone = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 	int64_t old_id, new_id;
 	int saw_expired = -1, saw_new = -1, gone_id;
 
@@ -285,9 +285,8 @@ START_TEST(test_expiry_opens_new_session)
 	zk_session_unlisten(zs, gone_id);
 	old_id = zk_session_id(zs);
 	ck_assert_int_ne(old_id, 0);
-	ck_assert_int_eq(zk_create(zs, "/eph", "x", 1, ZOO_EPHEMERAL, NULL, 0,
-				   NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_create(zs, "/eph", "x", 1, ZOO_EPHEMERAL, NULL, 0, NULL), ZOK);
 	ck_assert(zktest_expire(zs, 5000));
 	ck_assert_msg(zktest_wait(saw_new_session, &log, 15000),
 		      "no new session within 15 s");
@@ -306,16 +305,15 @@ START_TEST(test_expiry_opens_new_session)
 	ck_assert(zk_session_connected(zs));
 	/* The old session's ephemeral is gone; the new one works. */
 	ck_assert_int_eq(zk_exists(zs, "/eph", NULL, NULL), ZNONODE);
-	ck_assert_int_eq(zk_create(zs, "/eph", "y", 1, ZOO_EPHEMERAL, NULL, 0,
-				   NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_create(zs, "/eph", "y", 1, ZOO_EPHEMERAL, NULL, 0, NULL), ZOK);
 	zk_session_close(zs);
 }
 END_TEST
 
 START_TEST(test_connect_failure)
 {
-	struct zk_config cfg = { "127.0.0.1:1", 4000, 1000 };
+	struct zk_config cfg = {"127.0.0.1:1", 4000, 1000};
 	char errstr[256];
 	int64_t t0 = zktest_now_ms();
 	zk_session_t *zs = zk_session_open(&cfg, errstr, sizeof(errstr));

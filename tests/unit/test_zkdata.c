@@ -49,17 +49,17 @@ END_TEST
 START_TEST(test_broker_v4_kafka_example)
 {
 	const char *js =
-		"{\"version\":4,\"host\":\"localhost\",\"port\":9092,"
-		"\"jmx_port\":9999,\"timestamp\":\"2233345666\","
-		"\"endpoints\":[\"CLIENT://host1:9092\", "
-		"\"REPLICATION://host1:9093\"],"
-		"\"listener_security_protocol_map\":{\"CLIENT\":\"SSL\", "
-		"\"REPLICATION\":\"PLAINTEXT\"},\"rack\":\"dc1\"}";
-	struct zk_broker b = { 0 };
+	    "{\"version\":4,\"host\":\"localhost\",\"port\":9092,"
+	    "\"jmx_port\":9999,\"timestamp\":\"2233345666\","
+	    "\"endpoints\":[\"CLIENT://host1:9092\", "
+	    "\"REPLICATION://host1:9093\"],"
+	    "\"listener_security_protocol_map\":{\"CLIENT\":\"SSL\", "
+	    "\"REPLICATION\":\"PLAINTEXT\"},\"rack\":\"dc1\"}";
+	struct zk_broker b = {0};
 	const struct zk_endpoint *e;
 
-	DEC_OK(zkdata_broker_decode(js, strlen(js), &b, errstr,
-				    sizeof(errstr)));
+	DEC_OK(
+	    zkdata_broker_decode(js, strlen(js), &b, errstr, sizeof(errstr)));
 	ck_assert_int_eq(b.version, 4);
 	ck_assert_str_eq(b.host, "localhost");
 	ck_assert_int_eq(b.port, 9092);
@@ -88,17 +88,17 @@ START_TEST(test_broker_old_versions)
 			 "\"SSL://host1:9093\"]}";
 	const char *v1 = "{\"version\":1,\"host\":\"localhost\",\"port\":9092,"
 			 "\"jmx_port\":9999,\"timestamp\":\"2233345666\"}";
-	struct zk_broker b = { 0 };
+	struct zk_broker b = {0};
 
-	DEC_OK(zkdata_broker_decode(v2, strlen(v2), &b, errstr,
-				    sizeof(errstr)));
+	DEC_OK(
+	    zkdata_broker_decode(v2, strlen(v2), &b, errstr, sizeof(errstr)));
 	ck_assert_int_eq(b.n_endpoints, 2);
 	ck_assert_str_eq(zkdata_broker_endpoint(&b, "SSL")->protocol, "SSL");
 	ck_assert_ptr_null(b.rack);
 	zkdata_broker_free(&b);
 
-	DEC_OK(zkdata_broker_decode(v1, strlen(v1), &b, errstr,
-				    sizeof(errstr)));
+	DEC_OK(
+	    zkdata_broker_decode(v1, strlen(v1), &b, errstr, sizeof(errstr)));
 	ck_assert_int_eq(b.n_endpoints, 1);
 	ck_assert_str_eq(b.endpoints[0].listener, "PLAINTEXT");
 	ck_assert_str_eq(b.endpoints[0].host, "localhost");
@@ -110,26 +110,28 @@ END_TEST
 START_TEST(test_broker_encode)
 {
 	struct zk_endpoint eps[2] = {
-		{ "PLAINTEXT", "h1", 9092, "PLAINTEXT" },
-		{ "INTERNAL", "::1", 9093, "SSL" },
+	    {"PLAINTEXT", "h1", 9092, "PLAINTEXT"},
+	    {"INTERNAL", "::1", 9093, "SSL"},
 	};
-	struct zk_broker b = { .id = 1, .jmx_port = -1,
-			       .timestamp = 1612345678901LL,
-			       .endpoints = eps, .n_endpoints = 2,
-			       .rack = "r1" };
-	struct zk_broker d = { 0 };
+	struct zk_broker b = {.id = 1,
+			      .jmx_port = -1,
+			      .timestamp = 1612345678901LL,
+			      .endpoints = eps,
+			      .n_endpoints = 2,
+			      .rack = "r1"};
+	struct zk_broker d = {0};
 	char *js = zkdata_broker_encode(&b);
 
 	ck_assert_ptr_nonnull(js);
-	ck_assert_str_eq(js,
-			 "{\"version\":4,\"host\":\"h1\",\"port\":9092,"
-			 "\"jmx_port\":-1,\"timestamp\":\"1612345678901\","
-			 "\"endpoints\":[\"PLAINTEXT://h1:9092\","
-			 "\"INTERNAL://[::1]:9093\"],"
-			 "\"listener_security_protocol_map\":{\"PLAINTEXT\":"
-			 "\"PLAINTEXT\",\"INTERNAL\":\"SSL\"},\"rack\":\"r1\"}");
-	DEC_OK(zkdata_broker_decode(js, strlen(js), &d, errstr,
-				    sizeof(errstr)));
+	ck_assert_str_eq(
+	    js, "{\"version\":4,\"host\":\"h1\",\"port\":9092,"
+		"\"jmx_port\":-1,\"timestamp\":\"1612345678901\","
+		"\"endpoints\":[\"PLAINTEXT://h1:9092\","
+		"\"INTERNAL://[::1]:9093\"],"
+		"\"listener_security_protocol_map\":{\"PLAINTEXT\":"
+		"\"PLAINTEXT\",\"INTERNAL\":\"SSL\"},\"rack\":\"r1\"}");
+	DEC_OK(
+	    zkdata_broker_decode(js, strlen(js), &d, errstr, sizeof(errstr)));
 	ck_assert_str_eq(zkdata_broker_endpoint(&d, "INTERNAL")->host, "::1");
 	ck_assert_str_eq(zkdata_broker_endpoint(&d, "INTERNAL")->protocol,
 			 "SSL");
@@ -154,14 +156,14 @@ START_TEST(test_topic_versions)
 	const char *v2 = "{\"version\":2,\"partitions\":{\"0\":[1,2,3,4]},"
 			 "\"adding_replicas\":{\"0\":[4]},"
 			 "\"removing_replicas\":{\"0\":[1]}}";
-	const char *v3 = "{\"version\":3,\"topic_id\":\"vHo2b1bXQmePzwVA4qYn2A\","
-			 "\"partitions\":{\"0\":[0]},\"adding_replicas\":{},"
-			 "\"removing_replicas\":{}}";
+	const char *v3 =
+	    "{\"version\":3,\"topic_id\":\"vHo2b1bXQmePzwVA4qYn2A\","
+	    "\"partitions\":{\"0\":[0]},\"adding_replicas\":{},"
+	    "\"removing_replicas\":{}}";
 	struct zk_topic_assign a;
 	char *js;
 
-	DEC_OK(zkdata_topic_decode(v1, strlen(v1), &a, errstr,
-				   sizeof(errstr)));
+	DEC_OK(zkdata_topic_decode(v1, strlen(v1), &a, errstr, sizeof(errstr)));
 	ck_assert_int_eq(a.n_partitions, 2);
 	ck_assert_int_eq(a.replicas[1].n, 3);
 	ck_assert_int_eq(a.replicas[1].ids[0], 2);
@@ -174,8 +176,7 @@ START_TEST(test_topic_versions)
 	free(js);
 	zkdata_topic_free(&a);
 
-	DEC_OK(zkdata_topic_decode(v2, strlen(v2), &a, errstr,
-				   sizeof(errstr)));
+	DEC_OK(zkdata_topic_decode(v2, strlen(v2), &a, errstr, sizeof(errstr)));
 	ck_assert_int_eq(a.adding[0].n, 1);
 	ck_assert_int_eq(a.adding[0].ids[0], 4);
 	ck_assert_int_eq(a.removing[0].ids[0], 1);
@@ -184,8 +185,7 @@ START_TEST(test_topic_versions)
 	free(js);
 	zkdata_topic_free(&a);
 
-	DEC_OK(zkdata_topic_decode(v3, strlen(v3), &a, errstr,
-				   sizeof(errstr)));
+	DEC_OK(zkdata_topic_decode(v3, strlen(v3), &a, errstr, sizeof(errstr)));
 	ck_assert_str_eq(a.topic_id, "vHo2b1bXQmePzwVA4qYn2A");
 	js = zkdata_topic_encode(&a);
 	ck_assert_str_eq(js, v3);
@@ -197,24 +197,24 @@ END_TEST
 START_TEST(test_topic_bad)
 {
 	static const char *const bad[] = {
-		"{\"version\":2,\"partitions\":{\"0\":[1],\"2\":[1]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[1,1]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[]}}",
-		"{\"version\":2,\"partitions\":{\"00\":[1]}}",
-		"{\"version\":2,\"partitions\":{\"-1\":[1]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[\"1\"]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[-3]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[4294967296]}}",
-		"{\"version\":2,\"partitions\":{}}",
-		"{\"version\":2,\"partitions\":[1]}",
-		"{\"version\":9,\"partitions\":{\"0\":[1]}}",
-		"{\"partitions\":{\"0\":[1]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[1]},"
-		"\"adding_replicas\":{\"1\":[2]}}",
-		"{\"version\":2,\"partitions\":{\"0\":[1]},\"partitions\":{}}",
-		"[1,2]",
-		"",
-		"\x01\x02garbage",
+	    "{\"version\":2,\"partitions\":{\"0\":[1],\"2\":[1]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[1,1]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[]}}",
+	    "{\"version\":2,\"partitions\":{\"00\":[1]}}",
+	    "{\"version\":2,\"partitions\":{\"-1\":[1]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[\"1\"]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[-3]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[4294967296]}}",
+	    "{\"version\":2,\"partitions\":{}}",
+	    "{\"version\":2,\"partitions\":[1]}",
+	    "{\"version\":9,\"partitions\":{\"0\":[1]}}",
+	    "{\"partitions\":{\"0\":[1]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[1]},"
+	    "\"adding_replicas\":{\"1\":[2]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[1]},\"partitions\":{}}",
+	    "[1,2]",
+	    "",
+	    "\x01\x02garbage",
 	};
 	struct zk_topic_assign a;
 
@@ -222,7 +222,7 @@ START_TEST(test_topic_bad)
 		errstr[0] = '\0';
 		ck_assert_msg(zkdata_topic_decode(bad[i], strlen(bad[i]), &a,
 						  errstr, sizeof(errstr)) ==
-				      ERR_CORRUPT,
+				  ERR_CORRUPT,
 			      "accepted bad document %zu", i);
 		ck_assert_msg(strlen(errstr) > 10, "no sentence for %zu", i);
 		ck_assert_ptr_null(a.replicas);
@@ -237,8 +237,7 @@ START_TEST(test_state)
 	struct zk_partition_state s;
 	char *out;
 
-	DEC_OK(zkdata_state_decode(js, strlen(js), &s, errstr,
-				   sizeof(errstr)));
+	DEC_OK(zkdata_state_decode(js, strlen(js), &s, errstr, sizeof(errstr)));
 	ck_assert_int_eq(s.leader, 1);
 	ck_assert_int_eq(s.leader_epoch, 4);
 	ck_assert_int_eq(s.controller_epoch, 17);
@@ -254,28 +253,27 @@ START_TEST(test_state)
 
 	js = "{\"version\":1,\"leader\":-1,\"leader_epoch\":5,"
 	     "\"controller_epoch\":2,\"isr\":[]}";
-	DEC_OK(zkdata_state_decode(js, strlen(js), &s, errstr,
-				   sizeof(errstr)));
+	DEC_OK(zkdata_state_decode(js, strlen(js), &s, errstr, sizeof(errstr)));
 	ck_assert_int_eq(s.leader, -1);
 	ck_assert_int_eq(s.n_isr, 0);
 	zkdata_state_free(&s);
 
 	js = "{\"version\":1,\"leader\":-2,\"leader_epoch\":5,"
 	     "\"controller_epoch\":2,\"isr\":[1]}";
-	ck_assert_int_eq(zkdata_state_decode(js, strlen(js), &s, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_state_decode(js, strlen(js), &s, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	js = "{\"version\":1,\"leader\":1,\"leader_epoch\":5,"
 	     "\"controller_epoch\":2}";
-	ck_assert_int_eq(zkdata_state_decode(js, strlen(js), &s, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_state_decode(js, strlen(js), &s, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	ck_assert_str_eq(errstr, "partition state: isr is not a list");
 	js = "{\"version\":1,\"leader\":1.5,\"leader_epoch\":5,"
 	     "\"controller_epoch\":2,\"isr\":[1]}";
-	ck_assert_int_eq(zkdata_state_decode(js, strlen(js), &s, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_state_decode(js, strlen(js), &s, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	ck_assert_str_eq(errstr,
 			 "partition state: \"leader\" is not an integer");
 }
@@ -296,15 +294,15 @@ START_TEST(test_controller_and_epoch)
 	free(out);
 	DEC_OK(zkdata_epoch_decode("17", 2, &epoch, errstr, sizeof(errstr)));
 	ck_assert_int_eq(epoch, 17);
-	ck_assert_int_eq(zkdata_epoch_decode("17x", 3, &epoch, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
-	ck_assert_int_eq(zkdata_epoch_decode("", 0, &epoch, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
-	ck_assert_int_eq(zkdata_epoch_decode("-1", 2, &epoch, errstr,
-					     sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_epoch_decode("17x", 3, &epoch, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_epoch_decode("", 0, &epoch, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_epoch_decode("-1", 2, &epoch, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	ck_assert_int_eq(zkdata_controller_decode("{\"version\":1}", 13, &id,
 						  errstr, sizeof(errstr)),
 			 ERR_CORRUPT);
@@ -314,7 +312,8 @@ END_TEST
 
 START_TEST(test_cluster_id)
 {
-	const char *js = "{\"version\":\"1\",\"id\":\"Mb3vVfJ4QzWL0Zy8DkPq2w\"}";
+	const char *js =
+	    "{\"version\":\"1\",\"id\":\"Mb3vVfJ4QzWL0Zy8DkPq2w\"}";
 	char id[64];
 	char *out;
 
@@ -337,8 +336,8 @@ START_TEST(test_config)
 	struct zk_entity_config c;
 	char *out;
 
-	DEC_OK(zkdata_config_decode(js, strlen(js), &c, errstr,
-				    sizeof(errstr)));
+	DEC_OK(
+	    zkdata_config_decode(js, strlen(js), &c, errstr, sizeof(errstr)));
 	ck_assert_int_eq(c.n, 2);
 	ck_assert_str_eq(zkdata_config_get(&c, "retention.ms"), "86400000");
 	ck_assert_ptr_null(zkdata_config_get(&c, "segment.ms"));
@@ -353,9 +352,9 @@ START_TEST(test_config)
 	zkdata_config_free(&c);
 
 	js = "{\"version\":1,\"config\":{\"retention.ms\":86400000}}";
-	ck_assert_int_eq(zkdata_config_decode(js, strlen(js), &c, errstr,
-					      sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_config_decode(js, strlen(js), &c, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	ck_assert_str_eq(errstr, "entity config: the value of "
 				 "\"retention.ms\" is not a string");
 }
@@ -383,10 +382,9 @@ START_TEST(test_config_change)
 	ck_assert_str_eq(out, v2);
 	free(out);
 	out = "{\"version\":2,\"entity_path\":\"topicsfoo\"}";
-	ck_assert_int_eq(zkdata_config_change_decode(out, strlen(out), type,
-						     sizeof(type), name,
-						     sizeof(name), errstr,
-						     sizeof(errstr)),
+	ck_assert_int_eq(zkdata_config_change_decode(
+			     out, strlen(out), type, sizeof(type), name,
+			     sizeof(name), errstr, sizeof(errstr)),
 			 ERR_CORRUPT);
 }
 END_TEST
@@ -396,8 +394,9 @@ START_TEST(test_admin_docs)
 	const char *re = "{\"version\":1,\"partitions\":[{\"topic\":\"foo\","
 			 "\"partition\":0,\"replicas\":[4,5,6],"
 			 "\"log_dirs\":[\"any\",\"any\",\"any\"]}]}";
-	const char *pe = "{\"version\":1,\"partitions\":[{\"topic\":\"foo\","
-			 "\"partition\":0},{\"topic\":\"bar\",\"partition\":3}]}";
+	const char *pe =
+	    "{\"version\":1,\"partitions\":[{\"topic\":\"foo\","
+	    "\"partition\":0},{\"topic\":\"bar\",\"partition\":3}]}";
 	struct zk_reassign_list rl;
 	struct zk_tp_list tl;
 	char *out;
@@ -449,14 +448,14 @@ START_TEST(test_pid_block)
 	free(out);
 	js = "{\"version\":1,\"broker\":2,\"block_start\":\"5000\","
 	     "\"block_end\":\"4999\"}";
-	ck_assert_int_eq(zkdata_pid_block_decode(js, strlen(js), &b, errstr,
-						 sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_pid_block_decode(js, strlen(js), &b, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 	js = "{\"version\":1,\"broker\":2,\"block_start\":\"50x0\","
 	     "\"block_end\":\"5999\"}";
-	ck_assert_int_eq(zkdata_pid_block_decode(js, strlen(js), &b, errstr,
-						 sizeof(errstr)),
-			 ERR_CORRUPT);
+	ck_assert_int_eq(
+	    zkdata_pid_block_decode(js, strlen(js), &b, errstr, sizeof(errstr)),
+	    ERR_CORRUPT);
 }
 END_TEST
 
@@ -464,17 +463,17 @@ END_TEST
 START_TEST(test_truncations)
 {
 	static const char *const docs[] = {
-		"{\"version\":4,\"host\":\"h\",\"port\":9092,\"jmx_port\":-1,"
-		"\"timestamp\":\"1\",\"endpoints\":[\"PLAINTEXT://h:9092\"],"
-		"\"listener_security_protocol_map\":{\"PLAINTEXT\":"
-		"\"PLAINTEXT\"},\"rack\":\"r\"}",
-		"{\"version\":2,\"partitions\":{\"0\":[1,2],\"1\":[2,1]},"
-		"\"adding_replicas\":{},\"removing_replicas\":{}}",
-		"{\"controller_epoch\":1,\"leader\":0,\"version\":1,"
-		"\"leader_epoch\":0,\"isr\":[0]}",
-		"{\"version\":1,\"config\":{\"a\":\"b\"}}",
-		"{\"version\":1,\"partitions\":[{\"topic\":\"foo\","
-		"\"partition\":0,\"replicas\":[4,5,6]}]}",
+	    "{\"version\":4,\"host\":\"h\",\"port\":9092,\"jmx_port\":-1,"
+	    "\"timestamp\":\"1\",\"endpoints\":[\"PLAINTEXT://h:9092\"],"
+	    "\"listener_security_protocol_map\":{\"PLAINTEXT\":"
+	    "\"PLAINTEXT\"},\"rack\":\"r\"}",
+	    "{\"version\":2,\"partitions\":{\"0\":[1,2],\"1\":[2,1]},"
+	    "\"adding_replicas\":{},\"removing_replicas\":{}}",
+	    "{\"controller_epoch\":1,\"leader\":0,\"version\":1,"
+	    "\"leader_epoch\":0,\"isr\":[0]}",
+	    "{\"version\":1,\"config\":{\"a\":\"b\"}}",
+	    "{\"version\":1,\"partitions\":[{\"topic\":\"foo\","
+	    "\"partition\":0,\"replicas\":[4,5,6]}]}",
 	};
 
 	for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
@@ -482,7 +481,7 @@ START_TEST(test_truncations)
 
 		for (size_t cut = 0; cut < len; cut++) {
 			char *copy = malloc(cut + 1);
-			struct zk_broker b = { 0 };
+			struct zk_broker b = {0};
 			struct zk_topic_assign a;
 			struct zk_partition_state s;
 			struct zk_entity_config c;
