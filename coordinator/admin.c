@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "assign.h"
 #include "clock.h"
@@ -1036,7 +1037,11 @@ int admin_alloc_producer_ids(zk_session_t *zs, int32_t broker_id,
 			     int64_t *start, int64_t *end, char *errstr,
 			     size_t errstr_size)
 {
-	for (int attempt = 0; attempt < 20; attempt++) {
+	/* Brokers race for blocks with a conditional setData; losers retry
+	 * after a short random pause, for at most 10 s. */
+	int64_t deadline = clock_mono_ms() + 10000;
+
+	for (int attempt = 0; clock_mono_ms() < deadline; attempt++) {
 		struct zk_pid_block cur = {0, 0, -1}, next;
 		char *data = NULL, *js;
 		struct Stat st;
@@ -1088,9 +1093,12 @@ int admin_alloc_producer_ids(zk_session_t *zs, int32_t broker_id,
 		if (rc != ZBADVERSION)
 			return zk_fail(rc, "writing", ZK_PATH_PRODUCER_ID_BLOCK,
 				       errstr, errstr_size);
+		usleep((useconds_t)(1000 + rand() % (2000 * (attempt < 8
+								  ? attempt + 1
+								  : 8))));
 	}
 	snprintf(errstr, errstr_size,
-		 "Could not allocate producer ids: too many concurrent "
-		 "allocations.");
+		 "Could not allocate producer ids within 10 s: too many "
+		 "concurrent allocations.");
 	return E(UNKNOWN_SERVER_ERROR);
 }
