@@ -772,10 +772,13 @@ static void poll_once(struct client *cl, int timeout_ms)
 	if (pfds[0].revents) {
 		uint64_t v;
 
-		atomic_store(&cl->wakeup_pending, false);
+		/* Drain first, then re-arm: a wake-up that lands in between
+		 * leaves the descriptor readable for the next poll, so none
+		 * is lost (the other order could swallow one for good). */
 		while (read(cl->wake_fd, &v, sizeof(v)) > 0 &&
 		       cl->wake_fd != cl->wake_wfd)
 			;
+		atomic_store(&cl->wakeup_pending, false);
 	}
 	for (int i = 0; i < cl->broker_cnt; i++) {
 		struct broker *bk = cl->brokers[i];
