@@ -258,9 +258,12 @@ void req_free(struct req *req)
 	free(req);
 }
 
+/* The client whose I/O thread this is (NULL on other threads). */
+static __thread struct client *io_client;
+
 bool client_on_io_thread(struct client *cl)
 {
-	return cl->io_started && pthread_equal(pthread_self(), cl->io_thread);
+	return io_client == cl;
 }
 
 void client_wakeup(struct client *cl)
@@ -846,6 +849,8 @@ static void shutdown_all(struct client *cl)
 static void *io_main(void *arg)
 {
 	struct client *cl = arg;
+
+	io_client = cl;
 
 	while (!atomic_load(&cl->terminate)) {
 		int64_t now = clock_mono_ms(), next = now + 1000;

@@ -134,10 +134,12 @@ int main(int argc, char **argv)
 	}
 	fluxo_producer_flush(p, 60000);
 	t1 = clock_mono_us();
+	pthread_mutex_lock(&m.lock);
 	printf("produce: %ld records in %.3f s: %.0f records/s, %ld failed, "
 	       "%d requests, %d batches\n",
 	       delivered, (t1 - t0) / 1e6, delivered * 1e6 / (t1 - t0), failed,
 	       m.produce_requests, m.produce_batches);
+	pthread_mutex_unlock(&m.lock);
 	fluxo_producer_destroy(p);
 
 	c = fluxo_conf_new();
@@ -154,9 +156,11 @@ int main(int argc, char **argv)
 			got++;
 	}
 	t1 = clock_mono_us();
+	pthread_mutex_lock(&m.lock);
 	printf("consume: %ld records in %.3f s: %.0f records/s, %d fetches\n",
 	       got, (t1 - t0) / 1e6, got * 1e6 / (t1 - t0),
 	       m.fetch_requests);
+	pthread_mutex_unlock(&m.lock);
 	fluxo_consumer_destroy(cons);
 	mock_stop(&m);
 	return 0;

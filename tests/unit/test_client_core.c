@@ -36,6 +36,17 @@ static void teardown(void)
 	mock_stop(&mock);
 }
 
+/* Reads a mock counter under the mock's lock. */
+static int locked(const int *field)
+{
+	int v;
+
+	pthread_mutex_lock(&mock.lock);
+	v = *field;
+	pthread_mutex_unlock(&mock.lock);
+	return v;
+}
+
 static fluxo_conf_t *conf_for(const struct mock_broker *m)
 {
 	fluxo_conf_t *c = fluxo_conf_new();
@@ -135,7 +146,7 @@ START_TEST(test_produce_in_order)
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 5000);
 	ck_assert_uint_eq(fluxo_producer_outq_len(p), 0);
 	/* Batching: far fewer requests than records. */
-	ck_assert_int_lt(mock.produce_requests, 5000);
+	ck_assert_int_lt(locked(&mock.produce_requests), 5000);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -231,7 +242,7 @@ START_TEST(test_produce_acks0)
 	for (int i = 0; i < 100 && mock_log_end(&mock, "t1", 0) < 100; i++)
 		usleep(10000);
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 100);
-	ck_assert_int_eq(mock.last_acks, 0);
+	ck_assert_int_eq(locked(&mock.last_acks), 0);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -311,13 +322,14 @@ START_TEST(test_produce_idempotent)
 	produce_n(p, "t1", 0, 1000, 0);
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
 	ck_assert_int_eq(d->ok, 1000);
-	ck_assert_int_eq(mock.last_acks, -1);
+	ck_assert_int_eq(locked(&mock.last_acks), -1);
 	/* Batches carry the producer id and consecutive sequences. */
 	{
 		struct mock_part *part = &mock.topics[0].parts[0];
 		size_t pos = 0;
 		int32_t seq = 0;
 
+		pthread_mutex_lock(&mock.lock);
 		while (pos < part->log.len) {
 			struct batch_header h;
 
@@ -328,6 +340,7 @@ START_TEST(test_produce_idempotent)
 			seq += h.records_count;
 			pos += batch_total_size(&h);
 		}
+		pthread_mutex_unlock(&mock.lock);
 		ck_assert_int_eq(seq, 1000);
 	}
 	fluxo_producer_destroy(p);
@@ -367,7 +380,7 @@ START_TEST(test_produce_idempotent_retry)
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 10010);
 	/* The broker saw requests behind a failed one, out of order, and
 	 * the producer resent them in order. */
-	ck_assert_int_gt(mock.produce_requests, 20);
+	ck_assert_int_gt(locked(&mock.produce_requests), 20);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -391,7 +404,7 @@ START_TEST(test_produce_unknown_topic)
 	ck_assert_int_ge(clock_mono_ms() - t0, 450);
 	ck_assert_int_lt(clock_mono_ms() - t0, 3000);
 	/* Metadata was asked again while waiting. */
-	ck_assert_int_gt(mock.metadata_requests, 3);
+	ck_assert_int_gt(locked(&mock.metadata_requests), 3);
 	/* The broker's explanation reaches the delivery report. */
 	ck_assert_int_eq(fluxo_producer_poll(p, 1000), 1);
 	ck_assert_int_eq(d->failed, 1);
