@@ -409,8 +409,12 @@ struct broker *client_broker_ready(struct client *cl, int32_t id)
 {
 	struct broker *bk = broker_by_id(cl, id);
 
-	if (!bk)
+	if (!bk) {
+		/* A leader the broker list does not know yet: the metadata
+		 * must be newer than our list. */
+		client_md_refresh(cl, NULL);
 		return NULL;
+	}
 	bk->want = true;
 	return bk->state == BROKER_UP ? bk : NULL;
 }

@@ -185,7 +185,9 @@ struct broker {
 /*
  * Called on the I/O thread before a request is sent: marks broker id
  * wanted, so a down connection is (re)opened once its backoff passed.
- * Returns the broker when it is up and ready for writes, else NULL.
+ * Returns the broker when it is up and ready for writes, else NULL (and
+ * asks for a metadata refresh when id is not a known broker). Takes
+ * md_lock in that case, so the caller may hold an owner's lock.
  */
 struct broker *client_broker_ready(struct client *cl, int32_t id);
 

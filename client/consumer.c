@@ -78,6 +78,8 @@ struct fluxo_consumer {
 	size_t q_bytes;
 	bool fetch_paused;
 	uint64_t down_seen;	/* rounds already reported */
+	struct ctp **scratch_fetch, **scratch_offs;	/* I/O thread */
+	int scratch_cap;
 	/* application thread */
 	struct fitem *cur;
 	int cur_idx;
@@ -600,9 +602,23 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 	}
 	for (struct ctp *tp = c->tps; tp; tp = tp->next)
 		cnt++;
-	if (cnt > 0) {
-		fetch = malloc((size_t)cnt * sizeof(*fetch));
-		offs = malloc((size_t)cnt * sizeof(*offs));
+	if (cnt > c->scratch_cap) {
+		struct ctp **f = realloc(c->scratch_fetch,
+					 (size_t)cnt * sizeof(*f));
+		struct ctp **o = f ? realloc(c->scratch_offs,
+					     (size_t)cnt * sizeof(*o))
+				   : NULL;
+
+		if (f)
+			c->scratch_fetch = f;
+		if (o) {
+			c->scratch_offs = o;
+			c->scratch_cap = cnt;
+		}
+	}
+	if (cnt <= c->scratch_cap) {
+		fetch = c->scratch_fetch;
+		offs = c->scratch_offs;
 	}
 	c->fetch_paused = c->q_bytes >= (size_t)cl->conf.fetch_max_bytes;
 	for (struct ctp *tp = c->tps; tp && fetch && offs; tp = tp->next) {
@@ -645,8 +661,6 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 			send_for(c, bk, &fetch[i], j - i, true);
 	}
 	pthread_mutex_unlock(&c->lock);
-	free(fetch);
-	free(offs);
 	if (want_md) {
 		client_md_refresh(cl, NULL);
 		if (now + cl->conf.retry_backoff_ms < next)
@@ -997,6 +1011,8 @@ void fluxo_consumer_destroy(fluxo_consumer_t *c)
 		free(tp);
 	}
 	citer_free(&c->it);
+	free(c->scratch_fetch);
+	free(c->scratch_offs);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);
