@@ -191,6 +191,38 @@ START_TEST(test_produce_threads_no_stall)
 }
 END_TEST
 
+START_TEST(test_produce_linger)
+{
+	struct drs *d = calloc(1, sizeof(*d));
+	fluxo_conf_t *c = conf_for(&mock);
+	fluxo_producer_t *p;
+	int64_t t0;
+	int before;
+
+	set(c, "linger.ms", "150");
+	p = producer(c, d);
+	ck_assert_int_eq(fluxo_producer_partition_count(p, "t1", 5000), 1);
+	before = locked(&mock.produce_requests);
+	produce_n(p, "t1", 0, 10, 0);
+	usleep(50000);
+	/* Still lingering: nothing sent yet. */
+	ck_assert_int_eq(locked(&mock.produce_requests), before);
+	for (int i = 0; i < 50 && d->ok + d->failed < 10; i++)
+		fluxo_producer_poll(p, 100);
+	ck_assert_int_eq(d->ok, 10);
+	ck_assert_int_eq(locked(&mock.produce_requests), before + 1);
+	ck_assert_int_ge(d->max_latency_us, 140000);
+	/* flush does not wait for linger.ms. */
+	produce_n(p, "t1", 0, 5, 10);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
+	ck_assert_int_lt(clock_mono_ms() - t0, 120);
+	ck_assert_int_eq(d->ok, 15);
+	fluxo_producer_destroy(p);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_produce_keys_and_sticky)
 {
 	struct drs *d = calloc(1, sizeof(*d));
@@ -934,6 +966,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_produce_in_order);
 	tcase_add_test(tc, test_produce_threads_no_stall);
+	tcase_add_test(tc, test_produce_linger);
 	tcase_add_test(tc, test_produce_keys_and_sticky);
 	tcase_add_test(tc, test_produce_acks0);
 	tcase_add_test(tc, test_produce_retry);
