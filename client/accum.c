@@ -20,7 +20,7 @@
 #include "common/err.h"
 #include "common/murmur2.h"
 
-#define POOL_MAX 64
+#define POOL_MAX	 64
 #define HEADERS_ON_STACK 16
 
 void accum_init(struct accum *acc, const struct accum_conf *conf)
@@ -154,8 +154,7 @@ static struct pbatch *batch_get(struct accum *acc, struct ptoppar *tp,
 	return b;
 }
 
-static void queue_tail(struct accum *acc, struct ptoppar *tp,
-		       struct pbatch *b)
+static void queue_tail(struct accum *acc, struct ptoppar *tp, struct pbatch *b)
 {
 	b->next = NULL;
 	if (tp->tail)
@@ -191,8 +190,8 @@ int accum_append(struct accum *acc, struct ptoppar *tp, int64_t timestamp,
 	}
 	if (acc->conf.keep_recs && b->rec_cnt == b->rec_cap) {
 		int cap = b->rec_cap ? b->rec_cap * 2 : 64;
-		struct dr_rec *grown = realloc(b->recs,
-					       (size_t)cap * sizeof(*grown));
+		struct dr_rec *grown =
+		    realloc(b->recs, (size_t)cap * sizeof(*grown));
 
 		if (!grown) {
 			rc = ERR_NOMEM;
@@ -212,9 +211,8 @@ int accum_append(struct accum *acc, struct ptoppar *tp, int64_t timestamp,
 		hdrs[i].key = (const uint8_t *)headers[i].name;
 		hdrs[i].key_len = (int32_t)headers[i].name_len;
 		hdrs[i].value = headers[i].value;
-		hdrs[i].value_len = headers[i].value
-					    ? (int32_t)headers[i].value_len
-					    : -1;
+		hdrs[i].value_len =
+		    headers[i].value ? (int32_t)headers[i].value_len : -1;
 	}
 	rc = batch_builder_add(&b->bb, timestamp, key,
 			       key ? (int32_t)key_len : -1, value,
@@ -372,13 +370,12 @@ int32_t partitioner_sticky_next(const struct ptopic *t, int32_t prev,
 	if (avail == 0) {
 		/* No leader known anywhere: spread over all of them. */
 		if (prev < 0 || prev >= t->part_cnt)
-			return (int32_t)(xorshift(rng) %
-					 (uint64_t)t->part_cnt);
+			return (int32_t)(xorshift(rng) % (uint64_t)t->part_cnt);
 		pick = (int32_t)(xorshift(rng) % (uint64_t)(t->part_cnt - 1));
 		return pick >= prev ? pick + 1 : pick;
 	}
-	excl = prev >= 0 && prev < t->part_cnt &&
-	       t->parts[prev]->leader >= 0 && avail > 1;
+	excl = prev >= 0 && prev < t->part_cnt && t->parts[prev]->leader >= 0 &&
+	       avail > 1;
 	pick = (int32_t)(xorshift(rng) % (uint64_t)(avail - (excl ? 1 : 0)));
 	for (int32_t i = 0; i < t->part_cnt; i++) {
 		if (t->parts[i]->leader < 0 || (excl && i == prev))

@@ -36,59 +36,59 @@ struct ptoppar;
 /* What a delivery report needs per record. */
 struct dr_rec {
 	void *opaque;
-	int64_t timestamp;	/* ms, as written into the batch */
-	int64_t enq_us;		/* monotonic, at fluxo_produce() */
+	int64_t timestamp; /* ms, as written into the batch */
+	int64_t enq_us;	   /* monotonic, at fluxo_produce() */
 };
 
 struct pbatch {
-	struct pbatch *next;	/* queue, request or report list */
+	struct pbatch *next; /* queue, request or report list */
 	struct ptoppar *tp;
 	struct batch_builder bb;
-	struct dr_rec *recs;	/* rec_cnt entries when keep_recs */
+	struct dr_rec *recs; /* rec_cnt entries when keep_recs */
 	int rec_cap;
 	int32_t rec_cnt;
-	size_t bytes;		/* counted against buffer.memory */
-	int64_t created_ms;	/* monotonic; linger starts here */
-	int64_t deadline_ms;	/* created + delivery.timeout.ms */
-	int64_t first_enq_us;	/* enqueue time of the first record */
-	uint64_t seq_no;	/* creation order within the partition */
-	int32_t base_seq;	/* idempotence: -1 until first sent */
-	int attempts;		/* times sent */
-	int64_t retry_at_ms;	/* backoff after a retriable error */
-	bool closed;		/* no more appends */
-	bool finished;		/* bb.out holds the final bytes */
+	size_t bytes;	      /* counted against buffer.memory */
+	int64_t created_ms;   /* monotonic; linger starts here */
+	int64_t deadline_ms;  /* created + delivery.timeout.ms */
+	int64_t first_enq_us; /* enqueue time of the first record */
+	uint64_t seq_no;      /* creation order within the partition */
+	int32_t base_seq;     /* idempotence: -1 until first sent */
+	int attempts;	      /* times sent */
+	int64_t retry_at_ms;  /* backoff after a retriable error */
+	bool closed;	      /* no more appends */
+	bool finished;	      /* bb.out holds the final bytes */
 	/* outcome, filled when done */
 	int err;
 	char *errstr;
 	int64_t base_offset;
-	int64_t log_append_time;	/* -1 unless LogAppendTime */
+	int64_t log_append_time; /* -1 unless LogAppendTime */
 	int64_t done_us;
 };
 
 struct ptoppar {
 	struct ptopic *topic;
 	int32_t partition;
-	struct pbatch *head, *tail;	/* queued, oldest first */
-	int32_t leader;			/* -1: unknown */
+	struct pbatch *head, *tail; /* queued, oldest first */
+	int32_t leader;		    /* -1: unknown */
 	int32_t leader_epoch;
-	int inflight;			/* batches in requests */
-	int32_t next_seq;		/* idempotence */
-	bool retrying;			/* idempotence: resend in order */
+	int inflight;	  /* batches in requests */
+	int32_t next_seq; /* idempotence */
+	bool retrying;	  /* idempotence: resend in order */
 	uint64_t next_seq_no;
-	struct ptoppar *pend_next;	/* list of partitions with batches */
+	struct ptoppar *pend_next; /* list of partitions with batches */
 	struct ptoppar *pend_prev;
 	bool pending;
 };
 
 struct ptopic {
-	struct ptopic *hnext;		/* hash chain */
+	struct ptopic *hnext; /* hash chain */
 	char *name;
-	int idx;			/* creation order, for request layout */
-	int err;			/* last metadata error, 0 when known */
+	int idx; /* creation order, for request layout */
+	int err; /* last metadata error, 0 when known */
 	char *errstr;
-	int32_t part_cnt;		/* 0 until metadata is known */
-	struct ptoppar **parts;		/* part_cnt entries */
-	int32_t sticky;			/* KIP-480 partition, -1: none yet */
+	int32_t part_cnt;	/* 0 until metadata is known */
+	struct ptoppar **parts; /* part_cnt entries */
+	int32_t sticky;		/* KIP-480 partition, -1: none yet */
 };
 
 struct accum_conf {
@@ -99,17 +99,17 @@ struct accum_conf {
 	int64_t buffer_memory;
 	size_t max_request_size;
 	int64_t delivery_timeout_ms;
-	bool keep_recs;		/* a delivery callback exists */
+	bool keep_recs; /* a delivery callback exists */
 };
 
 struct accum {
 	struct accum_conf conf;
-	int64_t buffered;		/* bytes counted against buffer.memory */
-	struct pbatch *pool;		/* recycled batches */
+	int64_t buffered;    /* bytes counted against buffer.memory */
+	struct pbatch *pool; /* recycled batches */
 	int pool_cnt;
-	struct ptoppar *pend_head;	/* partitions with queued batches */
+	struct ptoppar *pend_head; /* partitions with queued batches */
 	struct ptoppar *pend_tail;
-	size_t queued_records;		/* in queues, not in flight */
+	size_t queued_records; /* in queues, not in flight */
 };
 
 void accum_init(struct accum *acc, const struct accum_conf *conf);

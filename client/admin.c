@@ -16,7 +16,6 @@
 #include "config.h"
 #include "fluxo.h"
 
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,8 +36,8 @@ struct fluxo_admin {
 static int64_t deadline_of(struct fluxo_admin *a, int timeout_ms)
 {
 	return clock_mono_ms() + (timeout_ms > 0
-					  ? timeout_ms
-					  : a->cl.conf.default_api_timeout_ms);
+				      ? timeout_ms
+				      : a->cl.conf.default_api_timeout_ms);
 }
 
 static int left_ms(int64_t deadline)
@@ -111,7 +110,7 @@ static int call(struct fluxo_admin *a, Fluxo__Request *head, int32_t broker,
 		return rc;
 	if ((*respp)->head->body_case != body) {
 		client_fmt(errstr, errstr_size,
-			 "the broker answered with an unexpected body");
+			   "the broker answered with an unexpected body");
 		resp_free(*respp);
 		*respp = NULL;
 		return FLUXO_ERR__BAD_MSG;
@@ -134,8 +133,7 @@ static int metadata_raw(struct fluxo_admin *a, const char *const *topics,
 	head.body_case = FLUXO__REQUEST__BODY_METADATA;
 	head.metadata = &mr;
 	return call(a, &head, CLIENT_ANY_BROKER, deadline,
-		    FLUXO__RESPONSE__BODY_METADATA, respp, errstr,
-		    errstr_size);
+		    FLUXO__RESPONSE__BODY_METADATA, respp, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------ metadata */
@@ -252,16 +250,15 @@ static fluxo_metadata_t *md_convert(const Fluxo__MetadataResponse *r)
 			t->errstr = str_dup(tm->error_message, &fail);
 		t->is_internal = tm->is_internal;
 		if (tm->n_partitions) {
-			t->partitions = calloc(tm->n_partitions,
-					       sizeof(*t->partitions));
+			t->partitions =
+			    calloc(tm->n_partitions, sizeof(*t->partitions));
 			if (!t->partitions)
 				goto err_free;
 		}
 		for (size_t j = 0; j < tm->n_partitions; j++) {
-			const Fluxo__PartitionMetadata *pm =
-				tm->partitions[j];
+			const Fluxo__PartitionMetadata *pm = tm->partitions[j];
 			fluxo_partition_md_t *p =
-				&t->partitions[t->partition_cnt++];
+			    &t->partitions[t->partition_cnt++];
 
 			p->id = pm->partition;
 			p->err = pm->error;
@@ -269,8 +266,8 @@ static fluxo_metadata_t *md_convert(const Fluxo__MetadataResponse *r)
 			p->leader_epoch = pm->leader_epoch;
 			p->replicas = ids_dup(pm->replicas, pm->n_replicas,
 					      &p->replica_cnt, &fail);
-			p->isr = ids_dup(pm->isr, pm->n_isr, &p->isr_cnt,
-					 &fail);
+			p->isr =
+			    ids_dup(pm->isr, pm->n_isr, &p->isr_cnt, &fail);
 			p->offline = ids_dup(pm->offline_replicas,
 					     pm->n_offline_replicas,
 					     &p->offline_cnt, &fail);
@@ -282,8 +279,8 @@ static fluxo_metadata_t *md_convert(const Fluxo__MetadataResponse *r)
 	if (fail)
 		goto err_free;
 	if (md->broker_cnt > 1)
-		qsort(md->brokers, (size_t)md->broker_cnt,
-		      sizeof(*md->brokers), cmp_bmd);
+		qsort(md->brokers, (size_t)md->broker_cnt, sizeof(*md->brokers),
+		      cmp_bmd);
 	if (md->topic_cnt > 1)
 		qsort(md->topics, (size_t)md->topic_cnt, sizeof(*md->topics),
 		      cmp_tmd);
@@ -330,10 +327,10 @@ enum visible_want { SHOWN, GONE, PARTITIONS };
  * PARTITIONS with count partitions), or unknown (GONE).
  */
 static int wait_visible(struct fluxo_admin *a, const char *topic,
-			enum visible_want want, int32_t count,
-			int64_t deadline, char *errstr, size_t errstr_size)
+			enum visible_want want, int32_t count, int64_t deadline,
+			char *errstr, size_t errstr_size)
 {
-	const char *topics[1] = { topic };
+	const char *topics[1] = {topic};
 	char why[512];
 
 	for (;;) {
@@ -345,18 +342,19 @@ static int wait_visible(struct fluxo_admin *a, const char *topic,
 				  sizeof(why));
 		if (rc == 0 && resp->head->metadata->n_topics == 1) {
 			const Fluxo__TopicMetadata *tm =
-				resp->head->metadata->topics[0];
+			    resp->head->metadata->topics[0];
 
 			if (want == GONE) {
-				done = tm->error ==
-				       FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+				done =
+				    tm->error ==
+				    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
 			} else if (!tm->error && tm->n_partitions > 0 &&
 				   (want == SHOWN ||
 				    (int32_t)tm->n_partitions == count)) {
 				done = count <= 0 ||
 				       (int32_t)tm->n_partitions >= count;
-				for (size_t i = 0; done &&
-						   i < tm->n_partitions; i++)
+				for (size_t i = 0; done && i < tm->n_partitions;
+				     i++)
 					done = tm->partitions[i]->leader >= 0;
 			}
 		}
@@ -368,10 +366,11 @@ static int wait_visible(struct fluxo_admin *a, const char *topic,
 			return rc;
 		}
 		if (clock_mono_ms() + VISIBLE_POLL_MS >= deadline) {
-			client_fmt(errstr, errstr_size,
-				 "the change to topic \"%s\" was accepted but "
-				 "is not yet visible in the metadata",
-				 topic);
+			client_fmt(
+			    errstr, errstr_size,
+			    "the change to topic \"%s\" was accepted but "
+			    "is not yet visible in the metadata",
+			    topic);
 			return FLUXO_ERR__TIMED_OUT;
 		}
 		usleep(VISIBLE_POLL_MS * 1000);
@@ -448,7 +447,7 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 		goto out_free;
 	if (resp->head->create_topics->n_topics < 1) {
 		client_fmt(errstr, errstr_size,
-			 "the broker's answer lists no topic");
+			   "the broker's answer lists no topic");
 		rc = FLUXO_ERR__BAD_MSG;
 		goto out_free;
 	}
@@ -457,17 +456,17 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 		rc = res->error;
 		if (res->error_message[0])
 			client_fmt(errstr, errstr_size, "%s",
-				 res->error_message);
+				   res->error_message);
 		else if (rc == FLUXO_ERR_TOPIC_ALREADY_EXISTS)
 			client_fmt(errstr, errstr_size,
-				 "Topic '%s' already exists.", t->name);
+				   "Topic '%s' already exists.", t->name);
 		else
 			client_fmt(errstr, errstr_size, "%s",
-				 fluxo_err2str(rc));
+				   fluxo_err2str(rc));
 		goto out_free;
 	}
-	parts = res->num_partitions > 0 ? res->num_partitions
-					: t->num_partitions;
+	parts =
+	    res->num_partitions > 0 ? res->num_partitions : t->num_partitions;
 	if (!validate_only)
 		rc = wait_visible(a, t->name, SHOWN, parts, deadline, errstr,
 				  errstr_size);
@@ -488,7 +487,7 @@ static int topic_result(const Fluxo__TopicResult *const *r, size_t n,
 {
 	if (n < 1) {
 		client_fmt(errstr, errstr_size,
-			 "the broker's answer lists no topic");
+			   "the broker's answer lists no topic");
 		return FLUXO_ERR__BAD_MSG;
 	}
 	if (!r[0]->error)
@@ -497,15 +496,15 @@ static int topic_result(const Fluxo__TopicResult *const *r, size_t n,
 		client_fmt(errstr, errstr_size, "%s", r[0]->error_message);
 	else if (r[0]->error == FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION)
 		client_fmt(errstr, errstr_size,
-			 "Topic '%s' does not exist as expected", name);
+			   "Topic '%s' does not exist as expected", name);
 	else
 		client_fmt(errstr, errstr_size, "%s",
-			 fluxo_err2str(r[0]->error));
+			   fluxo_err2str(r[0]->error));
 	return r[0]->error;
 }
 
-int fluxo_admin_delete_topic(fluxo_admin_t *a, const char *name,
-			     int timeout_ms, char *errstr, size_t errstr_size)
+int fluxo_admin_delete_topic(fluxo_admin_t *a, const char *name, int timeout_ms,
+			     char *errstr, size_t errstr_size)
 {
 	Fluxo__Request head = FLUXO__REQUEST__INIT;
 	Fluxo__DeleteTopicsRequest dr = FLUXO__DELETE_TOPICS_REQUEST__INIT;
@@ -532,7 +531,7 @@ int fluxo_admin_delete_topic(fluxo_admin_t *a, const char *name,
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
-				  resp->head->delete_topics->results,
+			      resp->head->delete_topics->results,
 			  resp->head->delete_topics->n_results, name, errstr,
 			  errstr_size);
 	resp_free(resp);
@@ -547,7 +546,7 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
 {
 	Fluxo__Request head = FLUXO__REQUEST__INIT;
 	Fluxo__CreatePartitionsRequest cr =
-		FLUXO__CREATE_PARTITIONS_REQUEST__INIT;
+	    FLUXO__CREATE_PARTITIONS_REQUEST__INIT;
 	Fluxo__CreatePartitionsTopic ct = FLUXO__CREATE_PARTITIONS_TOPIC__INIT;
 	Fluxo__CreatePartitionsTopic *ctp = &ct;
 	struct resp *resp = NULL;
@@ -573,7 +572,7 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
-				  resp->head->create_partitions->results,
+			      resp->head->create_partitions->results,
 			  resp->head->create_partitions->n_results, name,
 			  errstr, errstr_size);
 	resp_free(resp);
@@ -589,8 +588,8 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
  * Broker resources go to that broker when the client knows it (after any
  * metadata answer); everything else to any broker.
  */
-static int32_t config_target(struct fluxo_admin *a, int type,
-			     const char *name, int64_t deadline)
+static int32_t config_target(struct fluxo_admin *a, int type, const char *name,
+			     int64_t deadline)
 {
 	char *end;
 	long id;
@@ -631,8 +630,8 @@ static int check_resource(int type, const char *name, char *errstr,
 	if ((type != FLUXO_RESOURCE_TOPIC && type != FLUXO_RESOURCE_BROKER) ||
 	    !name) {
 		client_fmt(errstr, errstr_size,
-			 "resource_type must be FLUXO_RESOURCE_TOPIC or "
-			 "FLUXO_RESOURCE_BROKER, with a name");
+			   "resource_type must be FLUXO_RESOURCE_TOPIC or "
+			   "FLUXO_RESOURCE_BROKER, with a name");
 		return FLUXO_ERR__INVALID_ARG;
 	}
 	return 0;
@@ -641,14 +640,14 @@ static int check_resource(int type, const char *name, char *errstr,
 int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 				 const char *name, bool include_doc,
 				 int timeout_ms, fluxo_config_entry_t **entries,
-				 size_t *cnt, char *errstr,
-				 size_t errstr_size)
+				 size_t *cnt, char *errstr, size_t errstr_size)
 {
 	Fluxo__Request head = FLUXO__REQUEST__INIT;
 	Fluxo__DescribeConfigsRequest dr =
-		FLUXO__DESCRIBE_CONFIGS_REQUEST__INIT;
-	Fluxo__DescribeConfigsResource res =
-		FLUXO__DESCRIBE_CONFIGS_RESOURCE__INIT, *resp_res = &res;
+	    FLUXO__DESCRIBE_CONFIGS_REQUEST__INIT;
+	Fluxo__DescribeConfigsResource
+	    res = FLUXO__DESCRIBE_CONFIGS_RESOURCE__INIT,
+	    *resp_res = &res;
 	const Fluxo__DescribeConfigsResult *r;
 	fluxo_config_entry_t *out = NULL;
 	struct resp *resp = NULL;
@@ -681,7 +680,7 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 		return rc;
 	if (resp->head->describe_configs->n_results < 1) {
 		client_fmt(errstr, errstr_size,
-			 "the broker's answer lists no resource");
+			   "the broker's answer lists no resource");
 		rc = FLUXO_ERR__BAD_MSG;
 		goto out_free;
 	}
@@ -689,8 +688,8 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 	if (r->error) {
 		rc = r->error;
 		client_fmt(errstr, errstr_size, "%s",
-			 r->error_message[0] ? r->error_message
-					     : fluxo_err2str(rc));
+			   r->error_message[0] ? r->error_message
+					       : fluxo_err2str(rc));
 		goto out_free;
 	}
 	if (r->n_configs) {
@@ -732,8 +731,7 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 			      const char *const *set_values, size_t set_cnt,
 			      const char *const *delete_names,
 			      size_t delete_cnt, bool validate_only,
-			      int timeout_ms, char *errstr,
-			      size_t errstr_size)
+			      int timeout_ms, char *errstr, size_t errstr_size)
 {
 	Fluxo__Request head = FLUXO__REQUEST__INIT;
 	Fluxo__AlterConfigsRequest ar = FLUXO__ALTER_CONFIGS_REQUEST__INIT;
@@ -787,13 +785,13 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 	head.body_case = FLUXO__REQUEST__BODY_ALTER_CONFIGS;
 	head.alter_configs = &ar;
 	rc = call(a, &head, config_target(a, resource_type, name, deadline),
-		  deadline, FLUXO__RESPONSE__BODY_ALTER_CONFIGS, &resp,
-		  errstr, errstr_size);
+		  deadline, FLUXO__RESPONSE__BODY_ALTER_CONFIGS, &resp, errstr,
+		  errstr_size);
 	if (rc)
 		goto out_free;
 	if (resp->head->alter_configs->n_results < 1) {
 		client_fmt(errstr, errstr_size,
-			 "the broker's answer lists no resource");
+			   "the broker's answer lists no resource");
 		rc = FLUXO_ERR__BAD_MSG;
 		goto out_free;
 	}
@@ -801,8 +799,8 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 	if (r->error) {
 		rc = r->error;
 		client_fmt(errstr, errstr_size, "%s",
-			 r->error_message[0] ? r->error_message
-					     : fluxo_err2str(rc));
+			   r->error_message[0] ? r->error_message
+					       : fluxo_err2str(rc));
 	}
 out_free:
 	resp_free(resp);
@@ -819,7 +817,8 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 {
 	Fluxo__Request head = FLUXO__REQUEST__INIT;
 	Fluxo__ListOffsetsRequest lr = FLUXO__LIST_OFFSETS_REQUEST__INIT;
-	Fluxo__ListOffsetsTopic lt = FLUXO__LIST_OFFSETS_TOPIC__INIT, *ltp = &lt;
+	Fluxo__ListOffsetsTopic lt = FLUXO__LIST_OFFSETS_TOPIC__INIT,
+				*ltp = &lt;
 	Fluxo__ListOffsetsPartition lp = FLUXO__LIST_OFFSETS_PARTITION__INIT;
 	Fluxo__ListOffsetsPartition *lpp = &lp;
 	int64_t deadline;
@@ -852,15 +851,16 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 		int cnt;
 
 		/* The leader, from the cache (refreshed when unknown). */
-		cnt = client_topic_wait(&a->cl, topic, deadline,
-					ADMIN_DENIALS, errstr,
-					errstr_size);
+		cnt = client_topic_wait(&a->cl, topic, deadline, ADMIN_DENIALS,
+					errstr, errstr_size);
 		if (cnt < 0)
 			return cnt;
 		if (partition >= cnt) {
-			client_fmt(errstr, errstr_size,
-				 "topic \"%s\" has %d partitions; there is no "
-				 "partition %d", topic, cnt, partition);
+			client_fmt(
+			    errstr, errstr_size,
+			    "topic \"%s\" has %d partitions; there is no "
+			    "partition %d",
+			    topic, cnt, partition);
 			return FLUXO_ERR__UNKNOWN_PARTITION;
 		}
 		pthread_mutex_lock(&a->cl.md_lock);
@@ -868,8 +868,8 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 		pthread_mutex_unlock(&a->cl.md_lock);
 		if (leader < 0) {
 			rc = FLUXO_ERR_LEADER_NOT_AVAILABLE;
-			client_fmt(errstr, errstr_size,
-				 "%s [%d] has no leader", topic, partition);
+			client_fmt(errstr, errstr_size, "%s [%d] has no leader",
+				   topic, partition);
 			goto retry;
 		}
 		rc = call(a, &head, leader, deadline,
@@ -883,18 +883,18 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 		if (!pr) {
 			rc = FLUXO_ERR__BAD_MSG;
 			client_fmt(errstr, errstr_size,
-				 "the broker's answer lists no partition");
+				   "the broker's answer lists no partition");
 		} else if (pr->error) {
 			rc = pr->error;
 			client_fmt(errstr, errstr_size, "%s [%d]: %s", topic,
-				 partition, fluxo_err2str(rc));
+				   partition, fluxo_err2str(rc));
 		} else {
 			*offset = pr->offset;
 		}
 		resp_free(resp);
 		if (rc == 0)
 			return 0;
-retry:
+	retry:
 		if (!fluxo_err_is_retriable(rc) || rc == FLUXO_ERR__TRANSPORT ||
 		    clock_mono_ms() + a->cl.conf.retry_backoff_ms >= deadline)
 			return rc;

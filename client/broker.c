@@ -36,7 +36,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 
-#define RX_CHUNK 65536
+#define RX_CHUNK  65536
 #define BIG_FRAME 65536
 #define IOV_BATCH 256
 
@@ -84,7 +84,7 @@ int broker_outstanding(const struct broker *bk)
 static void set_err(struct broker *bk, const char *what, int e)
 {
 	client_fmt(bk->last_err, sizeof(bk->last_err), "%s %s:%d: %s", what,
-		 bk->host, bk->port, strerror(e));
+		   bk->host, bk->port, strerror(e));
 }
 
 /* Starts connecting to the next resolved address. */
@@ -127,7 +127,7 @@ static int connect_next(struct client *cl, struct broker *bk)
 
 int broker_connect(struct client *cl, struct broker *bk)
 {
-	struct addrinfo hints = { 0 }, *res = NULL;
+	struct addrinfo hints = {0}, *res = NULL;
 	char port[16];
 	int rc;
 
@@ -141,14 +141,14 @@ int broker_connect(struct client *cl, struct broker *bk)
 	rc = getaddrinfo(bk->host, port, &hints, &res);
 	if (rc != 0) {
 		client_fmt(bk->last_err, sizeof(bk->last_err),
-			 "cannot resolve %s: %s", bk->host, gai_strerror(rc));
+			   "cannot resolve %s: %s", bk->host, gai_strerror(rc));
 		return ERR_CONNECT;
 	}
 	bk->addrs = bk->addr_next = res;
 	bk->connect_deadline_ms =
-		clock_mono_ms() + cl->conf.connection_setup_timeout_ms;
+	    clock_mono_ms() + cl->conf.connection_setup_timeout_ms;
 	client_fmt(bk->last_err, sizeof(bk->last_err),
-		 "cannot connect to %s:%d", bk->host, bk->port);
+		   "cannot connect to %s:%d", bk->host, bk->port);
 	return connect_next(cl, bk);
 }
 
@@ -160,14 +160,15 @@ static void apiversions_cb(struct client *cl, struct req *req, int err,
 	if (err || !resp)
 		return;
 	av = resp->head->body_case == FLUXO__RESPONSE__BODY_API_VERSIONS
-		     ? resp->head->api_versions
-		     : NULL;
+		 ? resp->head->api_versions
+		 : NULL;
 	if (resp->head->error || !av || av->error)
 		log_debug("client", "ApiVersions refused by broker id=%d: %s",
 			  req->broker_id,
 			  fluxo_err2str(resp->head->error
-						? (int)resp->head->error
-						: av ? (int)av->error : -1));
+					    ? (int)resp->head->error
+					: av ? (int)av->error
+					     : -1));
 }
 
 int broker_connected(struct client *cl, struct broker *bk)
@@ -208,8 +209,8 @@ int broker_connected(struct client *cl, struct broker *bk)
 	req = req_new(cl, &head, NULL, 0, bk->id, 0, apiversions_cb, NULL);
 	if (req)
 		broker_enqueue(bk, req, true);
-	log_debug("client", "connected to broker id=%d %s:%d", bk->id,
-		  bk->host, bk->port);
+	log_debug("client", "connected to broker id=%d %s:%d", bk->id, bk->host,
+		  bk->port);
 	return 0;
 }
 
@@ -220,8 +221,8 @@ void broker_enqueue(struct broker *bk, struct req *req, bool urgent)
 		req->flags |= REQ_F_COUNTED;
 		bk->produce_inflight++;
 	}
-	req->broker_id = req->broker_id == CLIENT_ANY_BROKER ? req->broker_id
-							     : bk->id;
+	req->broker_id =
+	    req->broker_id == CLIENT_ANY_BROKER ? req->broker_id : bk->id;
 	if (urgent && (!bk->sendq || bk->sendq->sent == 0)) {
 		req->next = bk->sendq;
 		bk->sendq = req;
@@ -302,9 +303,8 @@ void broker_close(struct client *cl, struct broker *bk, bool connect_failed,
 	}
 	/* +-20% jitter so that clients do not reconnect in lockstep. */
 	bk->next_connect_ms =
-		clock_mono_ms() +
-		(bk->backoff_ms ? bk->backoff_ms : base) *
-			(80 + (int64_t)((unsigned)rand() % 41)) / 100;
+	    clock_mono_ms() + (bk->backoff_ms ? bk->backoff_ms : base) *
+				  (80 + (int64_t)((unsigned)rand() % 41)) / 100;
 	*out = list;
 }
 
@@ -421,8 +421,9 @@ static int dispatch(struct client *cl, struct broker *bk, uint8_t *frame,
 				       frame + FRAME_PREFIX_SIZE);
 	if (!head) {
 		client_fmt(bk->last_err, sizeof(bk->last_err),
-			 "broker %s:%d sent a response head that does not "
-			 "decode", bk->host, bk->port);
+			   "broker %s:%d sent a response head that does not "
+			   "decode",
+			   bk->host, bk->port);
 		rc = ERR_PROTO;
 		goto out_reset;
 	}
@@ -431,9 +432,9 @@ static int dispatch(struct client *cl, struct broker *bk, uint8_t *frame,
 			break;
 	if (!req) {
 		client_fmt(bk->last_err, sizeof(bk->last_err),
-			 "broker %s:%d answered correlation id %d, which was "
-			 "never sent", bk->host, bk->port,
-			 head->correlation_id);
+			   "broker %s:%d answered correlation id %d, which was "
+			   "never sent",
+			   bk->host, bk->port, head->correlation_id);
 		rc = ERR_PROTO;
 		goto out_reset;
 	}
@@ -453,7 +454,7 @@ static int dispatch(struct client *cl, struct broker *bk, uint8_t *frame,
 	resp.heap = false;
 	broker_req_done(cl, bk, req, 0, NULL, &resp);
 	req_free(req);
-	owned = resp.frame_owned;	/* false when the callback took it */
+	owned = resp.frame_owned; /* false when the callback took it */
 out_reset:
 	arena_reset(&cl->arena);
 out_free:
@@ -474,8 +475,8 @@ static int parse_frames(struct client *cl, struct broker *bk)
 		rc = frame_parse_prefix(p, avail, cl->max_frame, &fi);
 		if (rc < 0) {
 			client_fmt(bk->last_err, sizeof(bk->last_err),
-				 "broker %s:%d sent a bad frame (%s)",
-				 bk->host, bk->port, err_str(rc));
+				   "broker %s:%d sent a bad frame (%s)",
+				   bk->host, bk->port, err_str(rc));
 			return rc;
 		}
 		if (avail >= fi.total) {
@@ -489,9 +490,9 @@ static int parse_frames(struct client *cl, struct broker *bk)
 			bk->big = malloc(fi.total);
 			if (!bk->big) {
 				client_fmt(bk->last_err, sizeof(bk->last_err),
-					 "out of memory for a %zu-byte "
-					 "response from %s:%d",
-					 fi.total, bk->host, bk->port);
+					   "out of memory for a %zu-byte "
+					   "response from %s:%d",
+					   fi.total, bk->host, bk->port);
 				return ERR_NOMEM;
 			}
 			memcpy(bk->big, p, avail);
@@ -523,8 +524,8 @@ int broker_read(struct client *cl, struct broker *bk)
 			}
 			if (buf_reserve(&bk->rx, RX_CHUNK) < 0) {
 				client_fmt(bk->last_err, sizeof(bk->last_err),
-					 "out of memory reading from %s:%d",
-					 bk->host, bk->port);
+					   "out of memory reading from %s:%d",
+					   bk->host, bk->port);
 				return ERR_NOMEM;
 			}
 			dst = bk->rx.data + bk->rx.len;
@@ -533,8 +534,8 @@ int broker_read(struct client *cl, struct broker *bk)
 		n = recv(bk->fd, dst, want, MSG_DONTWAIT);
 		if (n == 0) {
 			client_fmt(bk->last_err, sizeof(bk->last_err),
-				 "broker %s:%d closed the connection",
-				 bk->host, bk->port);
+				   "broker %s:%d closed the connection",
+				   bk->host, bk->port);
 			return ERR_CLOSED;
 		}
 		if (n < 0) {
@@ -585,8 +586,8 @@ int broker_check_timeouts(struct client *cl, struct broker *bk, int64_t now,
 		}
 		if (r->sent > 0) {
 			client_fmt(bk->last_err, sizeof(bk->last_err),
-				 "timed out writing to %s:%d", bk->host,
-				 bk->port);
+				   "timed out writing to %s:%d", bk->host,
+				   bk->port);
 			return ERR_TIMEOUT;
 		}
 		if (prev)
@@ -596,28 +597,30 @@ int broker_check_timeouts(struct client *cl, struct broker *bk, int64_t now,
 		if (bk->sendq_tail == r)
 			bk->sendq_tail = prev;
 		client_fmt(why, sizeof(why),
-			 "request timed out after %d ms before it could be "
-			 "sent to %s:%d%s%s", r->timeout_ms, bk->host,
-			 bk->port, bk->last_err[0] ? ": " : "", bk->last_err);
+			   "request timed out after %d ms before it could be "
+			   "sent to %s:%d%s%s",
+			   r->timeout_ms, bk->host, bk->port,
+			   bk->last_err[0] ? ": " : "", bk->last_err);
 		broker_req_done(cl, bk, r, FLUXO_ERR__TIMED_OUT, why, NULL);
 		req_free(r);
 	}
 	for (r = bk->waitq; r; r = r->next) {
-		int64_t dead = r->sent_ms + (r->timeout_ms > cl->conf.request_timeout_ms
-					     ? r->timeout_ms
-					     : cl->conf.request_timeout_ms);
+		int64_t dead =
+		    r->sent_ms + (r->timeout_ms > cl->conf.request_timeout_ms
+				      ? r->timeout_ms
+				      : cl->conf.request_timeout_ms);
 
 		if (now >= dead) {
 			client_fmt(bk->last_err, sizeof(bk->last_err),
-				 "broker %s:%d did not answer within %lld ms",
-				 bk->host, bk->port,
-				 (long long)(now - r->sent_ms));
+				   "broker %s:%d did not answer within %lld ms",
+				   bk->host, bk->port,
+				   (long long)(now - r->sent_ms));
 			return ERR_TIMEOUT;
 		}
 		if (!r->orphan && r->deadline_ms <= now) {
 			client_fmt(why, sizeof(why),
-				 "broker %s:%d did not answer within %d ms",
-				 bk->host, bk->port, r->timeout_ms);
+				   "broker %s:%d did not answer within %d ms",
+				   bk->host, bk->port, r->timeout_ms);
 			broker_req_done(cl, bk, r, FLUXO_ERR__TIMED_OUT, why,
 					NULL);
 		}

@@ -202,9 +202,8 @@ static Fluxo__ApiKey api_of(Fluxo__Request__BodyCase body)
 }
 
 struct req *req_new(struct client *cl, Fluxo__Request *head,
-		    const struct iovec *payload, int iov_cnt,
-		    int32_t broker_id, int timeout_ms, req_cb_t *cb,
-		    void *opaque)
+		    const struct iovec *payload, int iov_cnt, int32_t broker_id,
+		    int timeout_ms, req_cb_t *cb, void *opaque)
 {
 	struct req *req = calloc(1, sizeof(*req));
 	size_t payload_len = 0;
@@ -216,13 +215,13 @@ struct req *req_new(struct client *cl, Fluxo__Request *head,
 	head->api = api_of(head->body_case);
 	head->version = 0;
 	head->correlation_id =
-		atomic_fetch_add_explicit(&cl->corr_seq, 1,
-					  memory_order_relaxed) & INT32_MAX;
+	    atomic_fetch_add_explicit(&cl->corr_seq, 1, memory_order_relaxed) &
+	    INT32_MAX;
 	head->client_id = cl->conf.client_id ? cl->conf.client_id : "";
 	if (frame_encode_head(&req->head, &head->base, payload_len) < 0)
 		goto err_free;
-	if (iov_cnt > (int)(sizeof(req->iov_inline) /
-			    sizeof(req->iov_inline[0]))) {
+	if (iov_cnt >
+	    (int)(sizeof(req->iov_inline) / sizeof(req->iov_inline[0]))) {
 		req->iov = malloc((size_t)iov_cnt * sizeof(*req->iov));
 		if (!req->iov)
 			goto err_free;
@@ -236,8 +235,8 @@ struct req *req_new(struct client *cl, Fluxo__Request *head,
 	req->corr_id = head->correlation_id;
 	req->broker_id = broker_id;
 	req->total = req->head.len + payload_len;
-	req->timeout_ms = timeout_ms > 0 ? timeout_ms
-					 : cl->conf.request_timeout_ms;
+	req->timeout_ms =
+	    timeout_ms > 0 ? timeout_ms : cl->conf.request_timeout_ms;
 	req->deadline_ms = clock_mono_ms() + req->timeout_ms;
 	req->cb = cb;
 	req->opaque = opaque;
@@ -258,9 +257,12 @@ void req_free(struct req *req)
 	free(req);
 }
 
+/* The client whose I/O thread this is (NULL on other threads). */
+static __thread struct client *io_client;
+
 bool client_on_io_thread(struct client *cl)
 {
-	return cl->io_started && pthread_equal(pthread_self(), cl->io_thread);
+	return io_client == cl;
 }
 
 void client_wakeup(struct client *cl)
@@ -312,8 +314,8 @@ static int broker_add(struct client *cl, struct broker *bk)
 {
 	struct broker **grown;
 
-	grown = realloc(cl->brokers,
-			(size_t)(cl->broker_cnt + 1) * sizeof(*grown));
+	grown =
+	    realloc(cl->brokers, (size_t)(cl->broker_cnt + 1) * sizeof(*grown));
 	if (!grown)
 		return ERR_NOMEM;
 	cl->brokers = grown;
@@ -383,8 +385,8 @@ static void place_req(struct client *cl, struct req *req)
 		if (!bk) {
 			pthread_mutex_lock(&cl->md_lock);
 			client_fmt(why, sizeof(why), "%s",
-				 cl->down_errstr[0] ? cl->down_errstr
-						    : "no broker is known");
+				   cl->down_errstr[0] ? cl->down_errstr
+						      : "no broker is known");
 			pthread_mutex_unlock(&cl->md_lock);
 			fail_req(cl, NULL, req, FLUXO_ERR__TRANSPORT, why);
 			return;
@@ -393,8 +395,8 @@ static void place_req(struct client *cl, struct req *req)
 		bk = broker_by_id(cl, req->broker_id);
 		if (!bk) {
 			client_fmt(why, sizeof(why),
-				 "broker %d is not in the cluster metadata",
-				 req->broker_id);
+				   "broker %d is not in the cluster metadata",
+				   req->broker_id);
 			fail_req(cl, NULL, req, FLUXO_ERR__TRANSPORT, why);
 			return;
 		}
@@ -406,8 +408,12 @@ struct broker *client_broker_ready(struct client *cl, int32_t id)
 {
 	struct broker *bk = broker_by_id(cl, id);
 
-	if (!bk)
+	if (!bk) {
+		/* A leader the broker list does not know yet: the metadata
+		 * must be newer than our list. */
+		client_md_refresh(cl, NULL);
 		return NULL;
+	}
 	bk->want = true;
 	return bk->state == BROKER_UP ? bk : NULL;
 }
@@ -433,12 +439,11 @@ static bool round_check(struct client *cl)
 		/* A bootstrap entry and the broker it turned out to be
 		 * usually share an address: name it once. */
 		for (int j = 0; j < i && !dup; j++)
-			dup = strcmp(cl->brokers[j]->last_err,
-				     bk->last_err) == 0;
+			dup =
+			    strcmp(cl->brokers[j]->last_err, bk->last_err) == 0;
 		if (!dup)
-			n += (size_t)snprintf(msg + n, sizeof(msg) - n,
-					      "%s%s", i ? "; " : "",
-					      bk->last_err);
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s",
+					      i ? "; " : "", bk->last_err);
 		bk->failed_in_round = false;
 	}
 	pthread_mutex_lock(&cl->md_lock);
@@ -466,7 +471,7 @@ static void broker_failed(struct client *cl, struct broker *bk,
 
 	if (!bk->last_err[0])
 		client_fmt(bk->last_err, sizeof(bk->last_err),
-			 "connection to %s:%d failed", bk->host, bk->port);
+			   "connection to %s:%d failed", bk->host, bk->port);
 	client_strlcpy(why, bk->last_err, sizeof(why));
 	if (connect_failed)
 		log_debug("client", "%s", why);
@@ -507,7 +512,7 @@ void client_md_refresh_locked(struct client *cl, const char *topic)
 		if (!known) {
 			char **grown = realloc(cl->want_topics,
 					       (size_t)(cl->want_cnt + 1) *
-						       sizeof(*grown));
+						   sizeof(*grown));
 			char *dup = strdup(topic);
 
 			if (grown)
@@ -699,9 +704,9 @@ static void manage_brokers(struct client *cl, int64_t now, int64_t *next)
 		if (bk->state == BROKER_CONNECTING &&
 		    now >= bk->connect_deadline_ms) {
 			client_fmt(bk->last_err, sizeof(bk->last_err),
-				 "connection to %s:%d timed out after %d ms",
-				 bk->host, bk->port,
-				 cl->conf.connection_setup_timeout_ms);
+				   "connection to %s:%d timed out after %d ms",
+				   bk->host, bk->port,
+				   cl->conf.connection_setup_timeout_ms);
 			broker_failed(cl, bk, true, FLUXO_ERR__TIMED_OUT);
 		}
 		if (bk->state == BROKER_DOWN && wanted) {
@@ -739,7 +744,7 @@ static void poll_once(struct client *cl, int timeout_ms)
 
 	if (cl->pfd_cap < cl->broker_cnt + 1) {
 		void *grown = realloc(cl->pfds, (size_t)(cl->broker_cnt + 8) *
-							sizeof(struct pollfd));
+						    sizeof(struct pollfd));
 
 		if (!grown) {
 			usleep(1000);
@@ -772,10 +777,13 @@ static void poll_once(struct client *cl, int timeout_ms)
 	if (pfds[0].revents) {
 		uint64_t v;
 
-		atomic_store(&cl->wakeup_pending, false);
+		/* Drain first, then re-arm: a wake-up that lands in between
+		 * leaves the descriptor readable for the next poll, so none
+		 * is lost (the other order could swallow one for good). */
 		while (read(cl->wake_fd, &v, sizeof(v)) > 0 &&
 		       cl->wake_fd != cl->wake_wfd)
 			;
+		atomic_store(&cl->wakeup_pending, false);
 	}
 	for (int i = 0; i < cl->broker_cnt; i++) {
 		struct broker *bk = cl->brokers[i];
@@ -844,6 +852,8 @@ static void *io_main(void *arg)
 {
 	struct client *cl = arg;
 
+	io_client = cl;
+
 	while (!atomic_load(&cl->terminate)) {
 		int64_t now = clock_mono_ms(), next = now + 1000;
 		int64_t wait;
@@ -889,8 +899,8 @@ static int add_bootstrap(struct client *cl, char *errstr, size_t errstr_size)
 		if (net_parse_hostport(tok, host, sizeof(host), &port) < 0 ||
 		    port <= 0 || !host[0]) {
 			client_fmt(errstr, errstr_size,
-				 "bootstrap.servers: \"%s\" is not host:port",
-				 tok);
+				   "bootstrap.servers: \"%s\" is not host:port",
+				   tok);
 			rc = FLUXO_ERR__INVALID_ARG;
 			break;
 		}
@@ -904,7 +914,7 @@ static int add_bootstrap(struct client *cl, char *errstr, size_t errstr_size)
 	free(list);
 	if (rc == 0 && cl->broker_cnt == 0) {
 		client_fmt(errstr, errstr_size,
-			 "bootstrap.servers names no broker");
+			   "bootstrap.servers names no broker");
 		rc = FLUXO_ERR__INVALID_ARG;
 	}
 	return rc;
@@ -948,8 +958,8 @@ int client_init(struct client *cl, const struct client_conf *conf,
 	max_frame = (uint64_t)cl->conf.fetch_max_bytes +
 		    (uint64_t)cl->conf.max_partition_fetch_bytes +
 		    (uint64_t)cl->conf.max_request_size + (16u << 20);
-	cl->max_frame = max_frame > UINT32_MAX ? UINT32_MAX
-					       : (uint32_t)max_frame;
+	cl->max_frame =
+	    max_frame > UINT32_MAX ? UINT32_MAX : (uint32_t)max_frame;
 	atomic_init(&cl->terminate, false);
 	atomic_init(&cl->wakeup_pending, false);
 	atomic_init(&cl->corr_seq, 1);
@@ -964,8 +974,10 @@ int client_init(struct client *cl, const struct client_conf *conf,
 	if (rc < 0)
 		goto err_free;
 	if (wake_open(cl) < 0) {
-		client_fmt(errstr, errstr_size, "cannot create a wake-up "
-			 "descriptor: %s", strerror(errno));
+		client_fmt(errstr, errstr_size,
+			   "cannot create a wake-up "
+			   "descriptor: %s",
+			   strerror(errno));
 		rc = FLUXO_ERR__FAIL;
 		goto err_free;
 	}
@@ -1042,8 +1054,8 @@ static void sync_cb(struct client *cl, struct req *req, int err,
 	pthread_mutex_lock(&cl->sync_lock);
 	ctx->err = err;
 	if (err)
-		client_strlcpy(ctx->errstr, errstr ? errstr
-						   : fluxo_err2str(err),
+		client_strlcpy(ctx->errstr,
+			       errstr ? errstr : fluxo_err2str(err),
 			       sizeof(ctx->errstr));
 	ctx->done = true;
 	pthread_cond_broadcast(&cl->sync_cond);
@@ -1054,8 +1066,8 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 		size_t payload_len, int32_t broker_id, int timeout_ms,
 		struct resp **respp, char *errstr, size_t errstr_size)
 {
-	struct sync_ctx ctx = { 0 };
-	struct iovec iov = { (void *)payload, payload_len };
+	struct sync_ctx ctx = {0};
+	struct iovec iov = {(void *)payload, payload_len};
 	struct req *req;
 
 	*respp = NULL;
@@ -1080,9 +1092,9 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 		int err = ctx.resp->head->error;
 
 		client_fmt(errstr, errstr_size, "%s",
-			 ctx.resp->head->error_message[0]
-				 ? ctx.resp->head->error_message
-				 : fluxo_err2str(err));
+			   ctx.resp->head->error_message[0]
+			       ? ctx.resp->head->error_message
+			       : fluxo_err2str(err));
 		resp_free(ctx.resp);
 		return err;
 	}
@@ -1090,9 +1102,8 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 	return 0;
 }
 
-int client_topic_wait(struct client *cl, const char *topic,
-		      int64_t deadline_ms, int max_denials, char *errstr,
-		      size_t errstr_size)
+int client_topic_wait(struct client *cl, const char *topic, int64_t deadline_ms,
+		      int max_denials, char *errstr, size_t errstr_size)
 {
 	uint64_t rounds, seen = UINT64_MAX;
 	int last_err = 0, rc, denials = 0;
@@ -1100,7 +1111,7 @@ int client_topic_wait(struct client *cl, const char *topic,
 
 	pthread_mutex_lock(&cl->md_lock);
 	rounds = cl->down_rounds;
-	seen = cl->md_responses;	/* only fresh answers count as denials */
+	seen = cl->md_responses; /* only fresh answers count as denials */
 	for (;;) {
 		const struct md_topic *t = md_topic_find(&cl->md, topic);
 		int64_t now = clock_mono_ms(), until;
@@ -1119,8 +1130,8 @@ int client_topic_wait(struct client *cl, const char *topic,
 			}
 			if (t->err == FLUXO_ERR_INVALID_TOPIC_EXCEPTION) {
 				client_fmt(errstr, errstr_size,
-					 "topic \"%s\" is invalid%s%s", topic,
-					 last_msg[0] ? ": " : "", last_msg);
+					   "topic \"%s\" is invalid%s%s", topic,
+					   last_msg[0] ? ": " : "", last_msg);
 				rc = FLUXO_ERR__INVALID_ARG;
 				break;
 			}
@@ -1134,21 +1145,22 @@ int client_topic_wait(struct client *cl, const char *topic,
 		    (max_denials > 0 && denials >= max_denials)) {
 			if (last_err == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
 				client_fmt(errstr, errstr_size,
-					 "topic \"%s\" does not exist%s%s",
-					 topic, last_msg[0] ? ": " : "",
-					 last_msg);
+					   "topic \"%s\" does not exist%s%s",
+					   topic, last_msg[0] ? ": " : "",
+					   last_msg);
 				rc = FLUXO_ERR__UNKNOWN_TOPIC;
 			} else if (last_err) {
 				client_fmt(errstr, errstr_size,
-					 "topic \"%s\" is not available: "
-					 "%s%s%s", topic,
-					 fluxo_err2str(last_err),
-					 last_msg[0] ? ": " : "", last_msg);
+					   "topic \"%s\" is not available: "
+					   "%s%s%s",
+					   topic, fluxo_err2str(last_err),
+					   last_msg[0] ? ": " : "", last_msg);
 				rc = FLUXO_ERR__TIMED_OUT;
 			} else {
 				client_fmt(errstr, errstr_size,
-					 "timed out waiting for metadata of "
-					 "topic \"%s\"", topic);
+					   "timed out waiting for metadata of "
+					   "topic \"%s\"",
+					   topic);
 				rc = FLUXO_ERR__TIMED_OUT;
 			}
 			break;
@@ -1158,8 +1170,8 @@ int client_topic_wait(struct client *cl, const char *topic,
 		 * most and spaces them by retry.backoff.ms. */
 		client_md_refresh_locked(cl, topic);
 		until = now + (cl->conf.retry_backoff_ms > 0
-				       ? cl->conf.retry_backoff_ms
-				       : 10);
+				   ? cl->conf.retry_backoff_ms
+				   : 10);
 		if (until > deadline_ms)
 			until = deadline_ms;
 		client_cond_wait_until(&cl->md_cond, &cl->md_lock, until);

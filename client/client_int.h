@@ -66,11 +66,11 @@ struct resp {
 	const uint8_t *payload;
 	size_t payload_len;
 	/* private */
-	uint8_t *frame;		/* the whole frame, prefix included */
+	uint8_t *frame; /* the whole frame, prefix included */
 	size_t frame_len;
-	bool frame_owned;	/* frame is a malloc'd block owned here */
-	bool head_owned;	/* head was unpacked with the default allocator */
-	bool heap;		/* the struct itself is malloc'd */
+	bool frame_owned; /* frame is a malloc'd block owned here */
+	bool head_owned;  /* head was unpacked with the default allocator */
+	bool heap;	  /* the struct itself is malloc'd */
 };
 
 /*
@@ -86,8 +86,8 @@ void resp_free(struct resp *r);
 /* ------------------------------------------------------------ requests */
 
 enum req_flags {
-	REQ_F_NO_RESPONSE = 1 << 0,	/* acks=0 produce: done once written */
-	REQ_F_COUNTED = 1 << 1,		/* counted in produce_inflight */
+	REQ_F_NO_RESPONSE = 1 << 0, /* acks=0 produce: done once written */
+	REQ_F_COUNTED = 1 << 1,	    /* counted in produce_inflight */
 };
 
 /*
@@ -100,21 +100,21 @@ typedef void(req_cb_t)(struct client *cl, struct req *req, int err,
 
 struct req {
 	struct req *next;
-	int32_t broker_id;	/* target, or CLIENT_ANY_BROKER */
+	int32_t broker_id; /* target, or CLIENT_ANY_BROKER */
 	int32_t corr_id;
 	Fluxo__ApiKey api;
 	unsigned flags;
-	struct buf head;	/* frame prefix + packed head */
-	struct iovec *iov;	/* payload pieces, borrowed */
+	struct buf head;   /* frame prefix + packed head */
+	struct iovec *iov; /* payload pieces, borrowed */
 	int iov_cnt;
-	size_t total;		/* bytes of the whole frame */
-	size_t sent;		/* bytes written so far */
-	int64_t deadline_ms;	/* monotonic; the callback gets TIMED_OUT */
-	int timeout_ms;		/* the request's own timeout */
-	int64_t sent_ms;	/* when fully written, 0 before */
+	size_t total;	     /* bytes of the whole frame */
+	size_t sent;	     /* bytes written so far */
+	int64_t deadline_ms; /* monotonic; the callback gets TIMED_OUT */
+	int timeout_ms;	     /* the request's own timeout */
+	int64_t sent_ms;     /* when fully written, 0 before */
 	req_cb_t *cb;
 	void *opaque;
-	bool orphan;		/* callback already called; drop response */
+	bool orphan; /* callback already called; drop response */
 	struct iovec iov_inline[4];
 };
 
@@ -126,9 +126,8 @@ struct req {
  * out of memory. Any thread.
  */
 struct req *req_new(struct client *cl, Fluxo__Request *head,
-		    const struct iovec *payload, int iov_cnt,
-		    int32_t broker_id, int timeout_ms, req_cb_t *cb,
-		    void *opaque);
+		    const struct iovec *payload, int iov_cnt, int32_t broker_id,
+		    int timeout_ms, req_cb_t *cb, void *opaque);
 
 void req_free(struct req *req);
 
@@ -156,36 +155,38 @@ int client_call(struct client *cl, Fluxo__Request *head, const void *payload,
 enum broker_state { BROKER_DOWN = 0, BROKER_CONNECTING, BROKER_UP };
 
 struct broker {
-	int32_t id;		/* node id; bootstrap entries are < 0 */
+	int32_t id; /* node id; bootstrap entries are < 0 */
 	char host[256];
 	int port;
 	bool bootstrap;
 	enum broker_state state;
 	int fd;
-	void *addrs;		/* struct addrinfo list being tried */
-	void *addr_next;	/* next address to try after a failure */
+	void *addrs;	 /* struct addrinfo list being tried */
+	void *addr_next; /* next address to try after a failure */
 	int64_t connect_deadline_ms;
-	int64_t next_connect_ms;	/* reconnect backoff */
+	int64_t next_connect_ms; /* reconnect backoff */
 	int backoff_ms;
-	bool want;		/* an owner wants it connected this turn */
-	bool failed_in_round;	/* see client.c: all-brokers-down rounds */
-	struct req *sendq, *sendq_tail;	/* not fully written */
-	struct req *waitq, *waitq_tail;	/* written, awaiting a response */
-	int produce_inflight;	/* produce requests in waitq or sendq */
-	bool fetch_inflight;	/* consumer: one Fetch at a time */
+	bool want;	      /* an owner wants it connected this turn */
+	bool failed_in_round; /* see client.c: all-brokers-down rounds */
+	struct req *sendq, *sendq_tail; /* not fully written */
+	struct req *waitq, *waitq_tail; /* written, awaiting a response */
+	int produce_inflight;		/* produce requests in waitq or sendq */
+	bool fetch_inflight;		/* consumer: one Fetch at a time */
 	/* receive state */
-	struct buf rx;		/* small frames accumulate here */
-	size_t rx_off;		/* parse position in rx */
-	uint8_t *big;		/* a large frame read straight into place */
+	struct buf rx; /* small frames accumulate here */
+	size_t rx_off; /* parse position in rx */
+	uint8_t *big;  /* a large frame read straight into place */
 	size_t big_len, big_need;
 	char last_err[256];
-	int pfd_idx;		/* index in the poll array this turn */
+	int pfd_idx; /* index in the poll array this turn */
 };
 
 /*
  * Called on the I/O thread before a request is sent: marks broker id
  * wanted, so a down connection is (re)opened once its backoff passed.
- * Returns the broker when it is up and ready for writes, else NULL.
+ * Returns the broker when it is up and ready for writes, else NULL (and
+ * asks for a metadata refresh when id is not a known broker). Takes
+ * md_lock in that case, so the caller may hold an owner's lock.
  */
 struct broker *client_broker_ready(struct client *cl, int32_t id);
 
@@ -200,17 +201,17 @@ struct client_ops {
 };
 
 struct client {
-	struct client_conf conf;	/* the owner's copy */
+	struct client_conf conf; /* the owner's copy */
 	const struct client_ops *ops;
 	void *owner;
-	bool allow_auto_create;		/* in Metadata requests */
+	bool allow_auto_create; /* in Metadata requests */
 	uint32_t max_frame;
 
 	pthread_t io_thread;
 	bool io_started;
 	atomic_bool terminate;
-	int wake_fd;			/* eventfd, or the read end of a pipe */
-	int wake_wfd;			/* write end (== wake_fd for eventfd) */
+	int wake_fd;  /* eventfd, or the read end of a pipe */
+	int wake_wfd; /* write end (== wake_fd for eventfd) */
 	atomic_bool wakeup_pending;
 	atomic_int corr_seq;
 
@@ -218,17 +219,17 @@ struct client {
 	struct req *submitq, *submitq_tail;
 
 	/* I/O thread only */
-	struct req *localq, *localq_tail;	/* submitted on the I/O thread */
+	struct req *localq, *localq_tail; /* submitted on the I/O thread */
 	struct broker **brokers;
 	int broker_cnt;
-	struct arena arena;		/* response heads, reset per response */
-	void *pfds;			/* struct pollfd[], grown as needed */
+	struct arena arena; /* response heads, reset per response */
+	void *pfds;	    /* struct pollfd[], grown as needed */
 	int pfd_cap;
 	bool md_inflight;
-	bool md_changed;		/* apply the cache at the next turn */
-	int64_t md_next_ms;		/* earliest next metadata request */
+	bool md_changed;    /* apply the cache at the next turn */
+	int64_t md_next_ms; /* earliest next metadata request */
 	int64_t md_last_ok_ms;
-	int64_t now_ms;			/* start of the current loop turn */
+	int64_t now_ms; /* start of the current loop turn */
 
 	/* Metadata, under md_lock. */
 	pthread_mutex_t md_lock;
@@ -236,10 +237,10 @@ struct client {
 	struct md_cache md;
 	char **want_topics;
 	int want_cnt;
-	bool md_refresh;		/* a refresh was asked for */
-	bool md_known;			/* a response ever arrived */
-	uint64_t md_responses;		/* count of responses applied */
-	uint64_t down_rounds;		/* see client.c */
+	bool md_refresh;       /* a refresh was asked for */
+	bool md_known;	       /* a response ever arrived */
+	uint64_t md_responses; /* count of responses applied */
+	uint64_t down_rounds;  /* see client.c */
 	char down_errstr[512];
 
 	/* client_call() waiters. */
@@ -288,9 +289,8 @@ void client_md_refresh_locked(struct client *cl, const char *topic);
  * to connect (errstr names them); FLUXO_ERR__TIMED_OUT otherwise. Not on
  * the I/O thread; takes md_lock.
  */
-int client_topic_wait(struct client *cl, const char *topic,
-		      int64_t deadline_ms, int max_denials, char *errstr,
-		      size_t errstr_size);
+int client_topic_wait(struct client *cl, const char *topic, int64_t deadline_ms,
+		      int max_denials, char *errstr, size_t errstr_size);
 
 /* Condition variables on the monotonic clock, and a wait until a
  * monotonic deadline in ms (INT64_MAX: no deadline). */
@@ -305,7 +305,7 @@ int client_err_from_local(int err);
  * function of its own so that messages naming hosts do not trip
  * -Wformat-truncation). */
 void client_fmt(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Copies at most size-1 bytes of s into buf (NULL s: ""). */
 void client_strlcpy(char *buf, const char *s, size_t size);

@@ -42,120 +42,111 @@
 
 #define OFF(f) offsetof(struct client_conf, f)
 
-static const char *const acks_choices[] = { "all", "-1", "0", "1", NULL };
-static const char *const codec_choices[] = { "none", "gzip", "snappy", "lz4",
-					     "zstd", NULL };
-static const char *const reset_choices[] = { "latest", "earliest", "none",
-					     NULL };
-static const char *const isolation_choices[] = { "read_uncommitted",
-						 "read_committed", NULL };
+static const char *const acks_choices[] = {"all", "-1", "0", "1", NULL};
+static const char *const codec_choices[] = {"none", "gzip", "snappy",
+					    "lz4",  "zstd", NULL};
+static const char *const reset_choices[] = {"latest", "earliest", "none", NULL};
+static const char *const isolation_choices[] = {"read_uncommitted",
+						"read_committed", NULL};
 
 static const struct conf_def client_conf_table[] = {
-	/* ------------------------------------------------------- common */
-	{ "bootstrap.servers", CONF_LIST, NULL, 0, 0, 0,
-	  OFF(bootstrap_servers),
-	  "host:port pairs used to reach the cluster the first time", NULL },
-	{ "client.id", CONF_STRING, "fluxo", 0, 0, 0, OFF(client_id),
-	  "Name sent with every request, for the brokers' logs", NULL },
-	{ "request.timeout.ms", CONF_INT, "30000", 1, INT32_MAX, 0,
-	  OFF(request_timeout_ms),
-	  "How long to wait for a response before failing the request", NULL },
-	{ "socket.connection.setup.timeout.ms", CONF_INT, "10000", 1, INT32_MAX,
-	  0, OFF(connection_setup_timeout_ms),
-	  "How long a TCP connection may take to establish", NULL },
-	{ "metadata.max.age.ms", CONF_INT, "300000", 0, INT32_MAX, 0,
-	  OFF(metadata_max_age_ms),
-	  "Refresh metadata at least this often even without errors", NULL },
-	{ "retry.backoff.ms", CONF_INT, "100", 0, INT32_MAX, 0,
-	  OFF(retry_backoff_ms),
-	  "Wait before retrying a failed request or metadata lookup", NULL },
-	{ "reconnect.backoff.ms", CONF_INT, "50", 0, INT32_MAX, 0,
-	  OFF(reconnect_backoff_ms),
-	  "Wait before reconnecting to a broker (doubles per failure)", NULL },
-	{ "reconnect.backoff.max.ms", CONF_INT, "1000", 0, INT32_MAX, 0,
-	  OFF(reconnect_backoff_max_ms),
-	  "Upper bound of the reconnect backoff", NULL },
-	{ "send.buffer.bytes", CONF_INT, "-1", -1, INT32_MAX, 0,
-	  OFF(socket_send_buffer_bytes),
-	  "SO_SNDBUF of broker connections (-1: the OS default)", NULL },
-	{ "receive.buffer.bytes", CONF_INT, "-1", -1, INT32_MAX, 0,
-	  OFF(socket_receive_buffer_bytes),
-	  "SO_RCVBUF of broker connections (-1: the OS default)", NULL },
-	/* ------------------------------------------------------- producer */
-	{ "acks", CONF_ENUM, "1", 0, 0, 0, OFF(acks),
-	  "Acknowledgements the leader waits for: 0, 1 or all (-1)",
-	  acks_choices },
-	{ "linger.ms", CONF_INT, "0", 0, INT32_MAX, 0, OFF(linger_ms),
-	  "Wait this long for more records before sending a batch "
-	  "(0 keeps latency minimal)", NULL },
-	{ "batch.size", CONF_INT, "65536", 1, 64 * 1024 * 1024, 0,
-	  OFF(batch_size),
-	  "Close a partition's batch when it reaches this many bytes", NULL },
-	{ "buffer.memory", CONF_LONG, "33554432", 1024, INT64_MAX, 0,
-	  OFF(buffer_memory),
-	  "Bytes of records the producer may hold before fluxo_produce() "
-	  "blocks", NULL },
-	{ "max.request.size", CONF_INT, "1048576", 1024, INT32_MAX, 0,
-	  OFF(max_request_size),
-	  "Largest produce request, and so the largest record", NULL },
-	{ "compression.type", CONF_ENUM, "none", 0, 0, 0,
-	  OFF(compression_type), "Codec applied to each batch",
-	  codec_choices },
-	{ "compression.level", CONF_INT, "-1", -1, 22, 0,
-	  OFF(compression_level),
-	  "Codec level (-1: the codec's default)", NULL },
-	{ "retries", CONF_INT, "2147483647", 0, INT32_MAX, 0, OFF(retries),
-	  "How many times a batch is resent after a retriable error", NULL },
-	{ "delivery.timeout.ms", CONF_INT, "120000", 1, INT32_MAX, 0,
-	  OFF(delivery_timeout_ms),
-	  "Upper bound from fluxo_produce() to success or failure", NULL },
-	{ "max.in.flight.requests.per.connection", CONF_INT, "5", 1, 1000, 0,
-	  OFF(max_in_flight),
-	  "Produce requests a connection may have unanswered", NULL },
-	{ "max.block.ms", CONF_LONG, "60000", 0, INT32_MAX, 0,
-	  OFF(max_block_ms),
-	  "How long fluxo_produce() may block for metadata or buffer space",
-	  NULL },
-	{ "enable.idempotence", CONF_BOOL, "false", 0, 1, 0,
-	  OFF(enable_idempotence),
-	  "Producer id and sequence numbers: no duplicates, order kept "
-	  "across retries", NULL },
-	{ "partitioner.ignore.keys", CONF_BOOL, "false", 0, 1, 0,
-	  OFF(partitioner_ignore_keys),
-	  "Use the sticky partitioner even for keyed records", NULL },
-	/* ------------------------------------------------------- consumer */
-	{ "fetch.min.bytes", CONF_INT, "1", 0, INT32_MAX, 0,
-	  OFF(fetch_min_bytes),
-	  "The broker answers a fetch once it has this many bytes", NULL },
-	{ "fetch.max.wait.ms", CONF_INT, "500", 0, INT32_MAX, 0,
-	  OFF(fetch_max_wait_ms),
-	  "Longest a broker holds a fetch waiting for fetch.min.bytes", NULL },
-	{ "fetch.max.bytes", CONF_INT, "52428800", 1024, INT32_MAX, 0,
-	  OFF(fetch_max_bytes),
-	  "Most bytes one fetch response may carry", NULL },
-	{ "max.partition.fetch.bytes", CONF_INT, "1048576", 1, INT32_MAX, 0,
-	  OFF(max_partition_fetch_bytes),
-	  "Most bytes per partition in one fetch response", NULL },
-	{ "auto.offset.reset", CONF_ENUM, "latest", 0, 0, 0,
-	  OFF(auto_offset_reset),
-	  "Where to go when the position is out of range", reset_choices },
-	{ "isolation.level", CONF_ENUM, "read_uncommitted", 0, 0, 0,
-	  OFF(isolation_level), "Which records a fetch may return",
-	  isolation_choices },
-	{ "check.crcs", CONF_BOOL, "true", 0, 1, 0, OFF(check_crcs),
-	  "Verify the CRC of every fetched batch", NULL },
-	{ "allow.auto.create.topics", CONF_BOOL, "true", 0, 1, 0,
-	  OFF(allow_auto_create_topics),
-	  "Let metadata lookups create a missing topic (when the brokers "
-	  "allow it with auto.create.topics.enable)", NULL },
-	{ "client.rack", CONF_STRING, NULL, 0, 0, 0, OFF(client_rack),
-	  "Rack of this client (informational)", NULL },
-	/* ------------------------------------------------------- admin */
-	{ "default.api.timeout.ms", CONF_INT, "60000", 1, INT32_MAX, 0,
-	  OFF(default_api_timeout_ms),
-	  "Timeout of admin calls given a timeout <= 0", NULL },
-	CONF_END
-};
+    /* ------------------------------------------------------- common */
+    {"bootstrap.servers", CONF_LIST, NULL, 0, 0, 0, OFF(bootstrap_servers),
+     "host:port pairs used to reach the cluster the first time", NULL},
+    {"client.id", CONF_STRING, "fluxo", 0, 0, 0, OFF(client_id),
+     "Name sent with every request, for the brokers' logs", NULL},
+    {"request.timeout.ms", CONF_INT, "30000", 1, INT32_MAX, 0,
+     OFF(request_timeout_ms),
+     "How long to wait for a response before failing the request", NULL},
+    {"socket.connection.setup.timeout.ms", CONF_INT, "10000", 1, INT32_MAX, 0,
+     OFF(connection_setup_timeout_ms),
+     "How long a TCP connection may take to establish", NULL},
+    {"metadata.max.age.ms", CONF_INT, "300000", 0, INT32_MAX, 0,
+     OFF(metadata_max_age_ms),
+     "Refresh metadata at least this often even without errors", NULL},
+    {"retry.backoff.ms", CONF_INT, "100", 0, INT32_MAX, 0,
+     OFF(retry_backoff_ms),
+     "Wait before retrying a failed request or metadata lookup", NULL},
+    {"reconnect.backoff.ms", CONF_INT, "50", 0, INT32_MAX, 0,
+     OFF(reconnect_backoff_ms),
+     "Wait before reconnecting to a broker (doubles per failure)", NULL},
+    {"reconnect.backoff.max.ms", CONF_INT, "1000", 0, INT32_MAX, 0,
+     OFF(reconnect_backoff_max_ms), "Upper bound of the reconnect backoff",
+     NULL},
+    {"send.buffer.bytes", CONF_INT, "-1", -1, INT32_MAX, 0,
+     OFF(socket_send_buffer_bytes),
+     "SO_SNDBUF of broker connections (-1: the OS default)", NULL},
+    {"receive.buffer.bytes", CONF_INT, "-1", -1, INT32_MAX, 0,
+     OFF(socket_receive_buffer_bytes),
+     "SO_RCVBUF of broker connections (-1: the OS default)", NULL},
+    /* ------------------------------------------------------- producer */
+    {"acks", CONF_ENUM, "1", 0, 0, 0, OFF(acks),
+     "Acknowledgements the leader waits for: 0, 1 or all (-1)", acks_choices},
+    {"linger.ms", CONF_INT, "0", 0, INT32_MAX, 0, OFF(linger_ms),
+     "Wait this long for more records before sending a batch "
+     "(0 keeps latency minimal)",
+     NULL},
+    {"batch.size", CONF_INT, "65536", 1, 64 * 1024 * 1024, 0, OFF(batch_size),
+     "Close a partition's batch when it reaches this many bytes", NULL},
+    {"buffer.memory", CONF_LONG, "33554432", 1024, INT64_MAX, 0,
+     OFF(buffer_memory),
+     "Bytes of records the producer may hold before fluxo_produce() "
+     "blocks",
+     NULL},
+    {"max.request.size", CONF_INT, "1048576", 1024, INT32_MAX, 0,
+     OFF(max_request_size),
+     "Largest produce request, and so the largest record", NULL},
+    {"compression.type", CONF_ENUM, "none", 0, 0, 0, OFF(compression_type),
+     "Codec applied to each batch", codec_choices},
+    {"compression.level", CONF_INT, "-1", -1, 22, 0, OFF(compression_level),
+     "Codec level (-1: the codec's default)", NULL},
+    {"retries", CONF_INT, "2147483647", 0, INT32_MAX, 0, OFF(retries),
+     "How many times a batch is resent after a retriable error", NULL},
+    {"delivery.timeout.ms", CONF_INT, "120000", 1, INT32_MAX, 0,
+     OFF(delivery_timeout_ms),
+     "Upper bound from fluxo_produce() to success or failure", NULL},
+    {"max.in.flight.requests.per.connection", CONF_INT, "5", 1, 1000, 0,
+     OFF(max_in_flight), "Produce requests a connection may have unanswered",
+     NULL},
+    {"max.block.ms", CONF_LONG, "60000", 0, INT32_MAX, 0, OFF(max_block_ms),
+     "How long fluxo_produce() may block for metadata or buffer space", NULL},
+    {"enable.idempotence", CONF_BOOL, "false", 0, 1, 0, OFF(enable_idempotence),
+     "Producer id and sequence numbers: no duplicates, order kept "
+     "across retries",
+     NULL},
+    {"partitioner.ignore.keys", CONF_BOOL, "false", 0, 1, 0,
+     OFF(partitioner_ignore_keys),
+     "Use the sticky partitioner even for keyed records", NULL},
+    /* ------------------------------------------------------- consumer */
+    {"fetch.min.bytes", CONF_INT, "1", 0, INT32_MAX, 0, OFF(fetch_min_bytes),
+     "The broker answers a fetch once it has this many bytes", NULL},
+    {"fetch.max.wait.ms", CONF_INT, "500", 0, INT32_MAX, 0,
+     OFF(fetch_max_wait_ms),
+     "Longest a broker holds a fetch waiting for fetch.min.bytes", NULL},
+    {"fetch.max.bytes", CONF_INT, "52428800", 1024, INT32_MAX, 0,
+     OFF(fetch_max_bytes), "Most bytes one fetch response may carry", NULL},
+    {"max.partition.fetch.bytes", CONF_INT, "1048576", 1, INT32_MAX, 0,
+     OFF(max_partition_fetch_bytes),
+     "Most bytes per partition in one fetch response", NULL},
+    {"auto.offset.reset", CONF_ENUM, "latest", 0, 0, 0, OFF(auto_offset_reset),
+     "Where to go when the position is out of range", reset_choices},
+    {"isolation.level", CONF_ENUM, "read_uncommitted", 0, 0, 0,
+     OFF(isolation_level), "Which records a fetch may return",
+     isolation_choices},
+    {"check.crcs", CONF_BOOL, "true", 0, 1, 0, OFF(check_crcs),
+     "Verify the CRC of every fetched batch", NULL},
+    {"allow.auto.create.topics", CONF_BOOL, "true", 0, 1, 0,
+     OFF(allow_auto_create_topics),
+     "Let metadata lookups create a missing topic (when the brokers "
+     "allow it with auto.create.topics.enable)",
+     NULL},
+    {"client.rack", CONF_STRING, NULL, 0, 0, 0, OFF(client_rack),
+     "Rack of this client (informational)", NULL},
+    /* ------------------------------------------------------- admin */
+    {"default.api.timeout.ms", CONF_INT, "60000", 1, INT32_MAX, 0,
+     OFF(default_api_timeout_ms), "Timeout of admin calls given a timeout <= 0",
+     NULL},
+    CONF_END};
 
 int client_conf_copy(struct client_conf *dst, const struct client_conf *src)
 {
@@ -258,9 +249,9 @@ int fluxo_conf_set(fluxo_conf_t *conf, const char *name, const char *value,
 	}
 	def = conf_find(client_conf_table, name);
 	if (!def) {
-		snprintf(errstr, errstr_size,
-			 "unknown client property \"%s\"; known properties: ",
-			 name);
+		snprintf(
+		    errstr, errstr_size,
+		    "unknown client property \"%s\"; known properties: ", name);
 		print_names(errstr, errstr_size);
 		return FLUXO_ERR__INVALID_ARG;
 	}
@@ -314,7 +305,7 @@ static int load_cb(void *arg, const char *key, const char *value, int line,
 int fluxo_conf_load_file(fluxo_conf_t *conf, const char *path, char *errstr,
 			 size_t errstr_size)
 {
-	struct load_ctx ctx = { conf, path };
+	struct load_ctx ctx = {conf, path};
 	char scratch[1];
 	int rc;
 
@@ -439,8 +430,8 @@ int client_conf_finalize(struct fluxo_conf *conf, bool for_producer,
 			return FLUXO_ERR__INVALID_ARG;
 		}
 		c->delivery_timeout_ms = min_delivery > INT32_MAX
-						 ? INT32_MAX
-						 : (int32_t)min_delivery;
+					     ? INT32_MAX
+					     : (int32_t)min_delivery;
 	}
 	if (c->batch_size > c->max_request_size)
 		c->batch_size = c->max_request_size;

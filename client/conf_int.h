@@ -21,11 +21,18 @@
 #include "fluxo.h"
 
 /* Indexes into the choices of the "acks" row. */
-enum conf_acks { CONF_ACKS_ALL = 0, CONF_ACKS_MINUS1 = 1, CONF_ACKS_0 = 2,
-		 CONF_ACKS_1 = 3 };
+enum conf_acks {
+	CONF_ACKS_ALL = 0,
+	CONF_ACKS_MINUS1 = 1,
+	CONF_ACKS_0 = 2,
+	CONF_ACKS_1 = 3
+};
 /* auto.offset.reset choices. */
-enum conf_reset { CONF_RESET_LATEST = 0, CONF_RESET_EARLIEST = 1,
-		  CONF_RESET_NONE = 2 };
+enum conf_reset {
+	CONF_RESET_LATEST = 0,
+	CONF_RESET_EARLIEST = 1,
+	CONF_RESET_NONE = 2
+};
 
 struct client_conf {
 	/* common */
@@ -40,13 +47,13 @@ struct client_conf {
 	int32_t socket_send_buffer_bytes;
 	int32_t socket_receive_buffer_bytes;
 	/* producer */
-	int acks;			/* enum conf_acks */
+	int acks; /* enum conf_acks */
 	int32_t linger_ms;
 	int32_t batch_size;
 	int64_t buffer_memory;
 	int32_t max_request_size;
-	int compression_type;		/* compress_codec */
-	int32_t compression_level;	/* -1: codec default */
+	int compression_type;	   /* compress_codec */
+	int32_t compression_level; /* -1: codec default */
 	int32_t retries;
 	int32_t delivery_timeout_ms;
 	int32_t max_in_flight;
@@ -58,8 +65,8 @@ struct client_conf {
 	int32_t fetch_max_wait_ms;
 	int32_t fetch_max_bytes;
 	int32_t max_partition_fetch_bytes;
-	int auto_offset_reset;		/* enum conf_reset */
-	int isolation_level;		/* 0 read_uncommitted, 1 read_committed */
+	int auto_offset_reset; /* enum conf_reset */
+	int isolation_level;   /* 0 read_uncommitted, 1 read_committed */
 	bool check_crcs;
 	bool allow_auto_create_topics;
 	char *client_rack;

@@ -29,7 +29,6 @@
 #include "config.h"
 #include "fluxo.h"
 
-
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +41,9 @@
 #include "consumer_int.h"
 
 enum ctp_state {
-	CTP_OFFSET,	/* reset_spec must be resolved with ListOffsets */
-	CTP_ACTIVE,	/* fetching from fetch_offset */
-	CTP_PAUSED,	/* error; waits for a seek */
+	CTP_OFFSET, /* reset_spec must be resolved with ListOffsets */
+	CTP_ACTIVE, /* fetching from fetch_offset */
+	CTP_PAUSED, /* error; waits for a seek */
 };
 
 struct ctp {
@@ -53,9 +52,9 @@ struct ctp {
 	int32_t partition;
 	/* under c->lock */
 	enum ctp_state state;
-	int64_t reset_spec;	/* FLUXO_OFFSET_* or a timestamp */
+	int64_t reset_spec; /* FLUXO_OFFSET_* or a timestamp */
 	int64_t fetch_offset;
-	int64_t resolved_offset;	/* last resolution, -1 while pending */
+	int64_t resolved_offset; /* last resolution, -1 while pending */
 	uint32_t version;
 	int32_t leader;
 	bool fetching;
@@ -63,21 +62,23 @@ struct ctp {
 	int64_t backoff_until;
 	int32_t max_bytes;
 	bool removed;
-	int last_err;		/* last error reported as an event */
+	int last_err; /* last error reported as an event */
 	/* application thread only */
-	int64_t position;	/* -1: take it from the next data */
+	int64_t position; /* -1: take it from the next data */
 	uint32_t app_version;
 };
 
 struct fluxo_consumer {
 	struct client cl;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* queue items, offset resolutions */
-	struct ctp *tps;	/* assigned, then removed ones */
+	pthread_cond_t cond; /* queue items, offset resolutions */
+	struct ctp *tps;     /* assigned, then removed ones */
 	struct fitem *q_head, *q_tail;
 	size_t q_bytes;
 	bool fetch_paused;
-	uint64_t down_seen;	/* rounds already reported */
+	uint64_t down_seen; /* rounds already reported */
+	struct ctp **scratch_fetch, **scratch_offs; /* I/O thread */
+	int scratch_cap;
 	/* application thread */
 	struct fitem *cur;
 	int cur_idx;
@@ -185,25 +186,25 @@ static void out_of_range(struct fluxo_consumer *c, struct ctp *tp,
 	case CONF_RESET_EARLIEST:
 	case CONF_RESET_LATEST:
 		tp->state = CTP_OFFSET;
-		tp->reset_spec = c->cl.conf.auto_offset_reset ==
-						 CONF_RESET_EARLIEST
-					 ? FLUXO_OFFSET_BEGINNING
-					 : FLUXO_OFFSET_END;
+		tp->reset_spec =
+		    c->cl.conf.auto_offset_reset == CONF_RESET_EARLIEST
+			? FLUXO_OFFSET_BEGINNING
+			: FLUXO_OFFSET_END;
 		tp->resolved_offset = -1;
 		tp->version++;
-		log_info("consumer", "topic=%s partition=%d offset=%lld is "
+		log_info("consumer",
+			 "topic=%s partition=%d offset=%lld is "
 			 "out of range; resetting to the %s",
 			 tp->topic, tp->partition, (long long)offset,
-			 tp->reset_spec == FLUXO_OFFSET_BEGINNING
-				 ? "beginning"
-				 : "end");
+			 tp->reset_spec == FLUXO_OFFSET_BEGINNING ? "beginning"
+								  : "end");
 		break;
 	default:
 		tp->state = CTP_PAUSED;
 		client_fmt(why, sizeof(why),
-			 "offset %lld of %s [%d] is out of range and "
-			 "auto.offset.reset is none; seek to continue",
-			 (long long)offset, tp->topic, tp->partition);
+			   "offset %lld of %s [%d] is out of range and "
+			   "auto.offset.reset is none; seek to continue",
+			   (long long)offset, tp->topic, tp->partition);
 		push_event(c, tp, FLUXO_ERR_OFFSET_OUT_OF_RANGE, why, offset);
 		break;
 	}
@@ -229,7 +230,7 @@ static void part_error(struct fluxo_consumer *c, struct ctp *tp, int err,
 		char why[256];
 
 		client_fmt(why, sizeof(why), "%s [%d]: %s", tp->topic,
-			 tp->partition, fluxo_err2str(err));
+			   tp->partition, fluxo_err2str(err));
 		push_event(c, tp, err, why, offset);
 	}
 	tp->last_err = err;
@@ -262,8 +263,8 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 		for (size_t i = 0; i < fr->n_topics; i++) {
 			nparts += fr->topics[i]->n_partitions;
 			for (size_t j = 0; j < fr->topics[i]->n_partitions; j++)
-				bytes += fr->topics[i]->partitions[j]
-						 ->records_size;
+				bytes +=
+				    fr->topics[i]->partitions[j]->records_size;
 		}
 		/* Checked before any position moves. */
 		if (bytes > resp->payload_len) {
@@ -273,9 +274,8 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 		}
 	}
 	if (!err) {
-		item = calloc(1, sizeof(*item) +
-					 (nparts ? nparts : 1) *
-						 sizeof(item->parts[0]));
+		item = calloc(1, sizeof(*item) + (nparts ? nparts : 1) *
+						     sizeof(item->parts[0]));
 		if (!item)
 			err = FLUXO_ERR__NOMEM;
 	}
@@ -285,7 +285,7 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 	if (err) {
 		for (int i = 0; i < cr->cnt; i++)
 			cr->e[i].tp->backoff_until =
-				clock_mono_ms() + cl->conf.retry_backoff_ms;
+			    clock_mono_ms() + cl->conf.retry_backoff_ms;
 		if (err != FLUXO_ERR__DESTROY)
 			log_debug("consumer", "fetch failed: %s",
 				  errstr ? errstr : fluxo_err2str(err));
@@ -297,7 +297,7 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 
 		for (size_t j = 0; j < ft->n_partitions; j++) {
 			const Fluxo__FetchPartitionResponse *fp =
-				ft->partitions[j];
+			    ft->partitions[j];
 			const uint8_t *data = resp->payload + off;
 			struct ctp *tp = NULL;
 			struct fpart *part;
@@ -324,20 +324,19 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 			tp->last_err = 0;
 			if (fp->records_size == 0)
 				continue;
-			next = citer_next_fetch_offset(data,
-						       fp->records_size);
+			next = citer_next_fetch_offset(data, fp->records_size);
 			if (next > tp->fetch_offset) {
 				tp->fetch_offset = next;
 				tp->max_bytes =
-					cl->conf.max_partition_fetch_bytes;
+				    cl->conf.max_partition_fetch_bytes;
 			} else if (next < 0 &&
 				   tp->max_bytes < cl->conf.fetch_max_bytes) {
 				/* One batch is bigger than the limit: ask
 				 * for more next time. */
-				tp->max_bytes = tp->max_bytes * 2 >
-							cl->conf.fetch_max_bytes
-							? cl->conf.fetch_max_bytes
-							: tp->max_bytes * 2;
+				tp->max_bytes =
+				    tp->max_bytes * 2 > cl->conf.fetch_max_bytes
+					? cl->conf.fetch_max_bytes
+					: tp->max_bytes * 2;
 			}
 			part = &item->parts[item->cnt++];
 			part->tp = tp;
@@ -354,14 +353,14 @@ static void fetch_cb(struct client *cl, struct req *req, int err,
 			/* Cannot keep the data: fetch it again. */
 			for (int i = 0; i < item->cnt; i++)
 				item->parts[i].tp->fetch_offset =
-					item->parts[i].fetch_offset;
+				    item->parts[i].fetch_offset;
 			goto out_unlock;
 		}
 		/* The frame moved or was copied: re-point the parts. */
 		for (int i = 0; i < item->cnt; i++)
-			item->parts[i].data = kept->payload +
-					      (item->parts[i].data -
-					       resp->payload);
+			item->parts[i].data =
+			    kept->payload +
+			    (item->parts[i].data - resp->payload);
 		item->resp = kept;
 		item->bytes = kept->frame_len;
 		enqueue(c, item);
@@ -383,9 +382,9 @@ static void offsets_cb(struct client *cl, struct req *req, int err,
 	const Fluxo__ListOffsetsResponse *lr = NULL;
 	bool refresh = false;
 
-	if (!err && (resp->head->error ||
-		     resp->head->body_case !=
-			     FLUXO__RESPONSE__BODY_LIST_OFFSETS))
+	if (!err &&
+	    (resp->head->error ||
+	     resp->head->body_case != FLUXO__RESPONSE__BODY_LIST_OFFSETS))
 		err = resp->head->error ? (int)resp->head->error
 					: FLUXO_ERR__BAD_MSG;
 	if (!err)
@@ -401,27 +400,25 @@ static void offsets_cb(struct client *cl, struct req *req, int err,
 			continue;
 		if (err) {
 			tp->backoff_until =
-				clock_mono_ms() + cl->conf.retry_backoff_ms;
+			    clock_mono_ms() + cl->conf.retry_backoff_ms;
 			refresh |= err != FLUXO_ERR__DESTROY;
 			continue;
 		}
 		for (size_t t = 0; t < lr->n_topics && !pp; t++) {
 			if (strcmp(lr->topics[t]->name, tp->topic) != 0)
 				continue;
-			for (size_t p = 0; p < lr->topics[t]->n_partitions;
-			     p++)
+			for (size_t p = 0; p < lr->topics[t]->n_partitions; p++)
 				if (lr->topics[t]->partitions[p]->partition ==
 				    tp->partition)
 					pp = lr->topics[t]->partitions[p];
 		}
 		if (!pp) {
 			tp->backoff_until =
-				clock_mono_ms() + cl->conf.retry_backoff_ms;
+			    clock_mono_ms() + cl->conf.retry_backoff_ms;
 			continue;
 		}
 		if (pp->error) {
-			part_error(c, tp, pp->error, cr->e[i].offset,
-				   &refresh);
+			part_error(c, tp, pp->error, cr->e[i].offset, &refresh);
 			continue;
 		}
 		if (pp->offset < 0) {
@@ -453,9 +450,9 @@ static int cmp_leader(const void *a, const void *b)
 	if (x->leader != y->leader)
 		return x->leader < y->leader ? -1 : 1;
 	return strcmp(x->topic, y->topic) != 0
-		       ? strcmp(x->topic, y->topic)
-		       : (x->partition > y->partition) -
-				 (x->partition < y->partition);
+		   ? strcmp(x->topic, y->topic)
+		   : (x->partition > y->partition) -
+			 (x->partition < y->partition);
 }
 
 /* Sends one Fetch or ListOffsets for tps[0..n), all led by bk (locked). */
@@ -493,8 +490,8 @@ static void send_for(struct fluxo_consumer *c, struct broker *bk,
 	cr->cnt = n;
 	for (int i = 0; i < n; i++) {
 		struct ctp *tp = tps[i];
-		bool new_topic = i == 0 || strcmp(tps[i - 1]->topic,
-						  tp->topic) != 0;
+		bool new_topic =
+		    i == 0 || strcmp(tps[i - 1]->topic, tp->topic) != 0;
 
 		cr->e[i].tp = tp;
 		cr->e[i].version = tp->version;
@@ -553,7 +550,7 @@ static void send_for(struct fluxo_consumer *c, struct broker *bk,
 	}
 	req = req_new(&c->cl, &head, NULL, 0, bk->id,
 		      c->cl.conf.request_timeout_ms +
-			      (fetch ? c->cl.conf.fetch_max_wait_ms : 0),
+			  (fetch ? c->cl.conf.fetch_max_wait_ms : 0),
 		      fetch ? fetch_cb : offsets_cb, cr);
 	if (!req)
 		goto out_free;
@@ -600,9 +597,23 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 	}
 	for (struct ctp *tp = c->tps; tp; tp = tp->next)
 		cnt++;
-	if (cnt > 0) {
-		fetch = malloc((size_t)cnt * sizeof(*fetch));
-		offs = malloc((size_t)cnt * sizeof(*offs));
+	if (cnt > c->scratch_cap) {
+		struct ctp **f =
+		    realloc(c->scratch_fetch, (size_t)cnt * sizeof(*f));
+		struct ctp **o =
+		    f ? realloc(c->scratch_offs, (size_t)cnt * sizeof(*o))
+		      : NULL;
+
+		if (f)
+			c->scratch_fetch = f;
+		if (o) {
+			c->scratch_offs = o;
+			c->scratch_cap = cnt;
+		}
+	}
+	if (cnt <= c->scratch_cap) {
+		fetch = c->scratch_fetch;
+		offs = c->scratch_offs;
 	}
 	c->fetch_paused = c->q_bytes >= (size_t)cl->conf.fetch_max_bytes;
 	for (struct ctp *tp = c->tps; tp && fetch && offs; tp = tp->next) {
@@ -638,15 +649,12 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 	for (int i = 0, j; i < nf; i = j) {
 		struct broker *bk = client_broker_ready(cl, fetch[i]->leader);
 
-		for (j = i; j < nf && fetch[j]->leader == fetch[i]->leader;
-		     j++)
+		for (j = i; j < nf && fetch[j]->leader == fetch[i]->leader; j++)
 			;
 		if (bk && !bk->fetch_inflight)
 			send_for(c, bk, &fetch[i], j - i, true);
 	}
 	pthread_mutex_unlock(&c->lock);
-	free(fetch);
-	free(offs);
 	if (want_md) {
 		client_md_refresh(cl, NULL);
 		if (now + cl->conf.retry_backoff_ms < next)
@@ -656,8 +664,8 @@ static int64_t consumer_serve(struct client *cl, int64_t now)
 }
 
 static const struct client_ops consumer_ops = {
-	.serve = consumer_serve,
-	.md_updated = consumer_md_updated,
+    .serve = consumer_serve,
+    .md_updated = consumer_md_updated,
 };
 
 /* ------------------------------------------------------------ public API */
@@ -753,8 +761,7 @@ int fluxo_consumer_assign(fluxo_consumer_t *c, const char *topic,
 	 * apart) does not exist: say so rather than wait the whole
 	 * request.timeout.ms. */
 	cnt = client_topic_wait(&c->cl, topic,
-				clock_mono_ms() +
-					c->cl.conf.request_timeout_ms,
+				clock_mono_ms() + c->cl.conf.request_timeout_ms,
 				3, errstr, sizeof(errstr));
 	if (cnt < 0) {
 		log_debug("consumer", "assign %s: %s", topic, errstr);
@@ -909,16 +916,15 @@ static void item_done(struct fluxo_consumer *c)
 	c->cur_tp = NULL;
 	pthread_mutex_lock(&c->lock);
 	c->q_bytes -= it->bytes;
-	wake = c->fetch_paused &&
-	       c->q_bytes < (size_t)c->cl.conf.fetch_max_bytes;
+	wake =
+	    c->fetch_paused && c->q_bytes < (size_t)c->cl.conf.fetch_max_bytes;
 	pthread_mutex_unlock(&c->lock);
 	item_free(it);
 	if (wake)
 		client_wakeup(&c->cl);
 }
 
-const fluxo_message_t *fluxo_consumer_poll(fluxo_consumer_t *c,
-					   int timeout_ms)
+const fluxo_message_t *fluxo_consumer_poll(fluxo_consumer_t *c, int timeout_ms)
 {
 	int64_t deadline;
 	fluxo_message_t *m;
@@ -930,8 +936,8 @@ const fluxo_message_t *fluxo_consumer_poll(fluxo_consumer_t *c,
 	deadline = timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 	for (;;) {
 		if (c->cur && c->cur_tp && !c->cur_tp->removed) {
-			rc = citer_next(&c->it, m, c->errbuf,
-					sizeof(c->errbuf));
+			rc =
+			    citer_next(&c->it, m, c->errbuf, sizeof(c->errbuf));
 			if (rc != 0)
 				return m;
 		}
@@ -946,8 +952,8 @@ const fluxo_message_t *fluxo_consumer_poll(fluxo_consumer_t *c,
 				m->err = part->err;
 				m->errstr = part->errstr;
 				m->topic = part->tp ? part->tp->topic : "";
-				m->partition = part->tp ? part->tp->partition
-							: -1;
+				m->partition =
+				    part->tp ? part->tp->partition : -1;
 				m->offset = part->fetch_offset;
 				m->leader_epoch = -1;
 				m->high_watermark = -1;
@@ -997,6 +1003,8 @@ void fluxo_consumer_destroy(fluxo_consumer_t *c)
 		free(tp);
 	}
 	citer_free(&c->it);
+	free(c->scratch_fetch);
+	free(c->scratch_offs);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);

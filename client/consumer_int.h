@@ -21,19 +21,19 @@
 
 struct fpart {
 	struct ctp *tp;
-	uint32_t version;	/* tp's version when the fetch was sent */
-	int err;		/* 0, or an error event for the partition */
+	uint32_t version; /* tp's version when the fetch was sent */
+	int err;	  /* 0, or an error event for the partition */
 	char *errstr;
-	const uint8_t *data;	/* record batches */
+	const uint8_t *data; /* record batches */
 	size_t len;
-	int64_t fetch_offset;	/* the offset this data was fetched from */
+	int64_t fetch_offset; /* the offset this data was fetched from */
 	int64_t hw;
 };
 
 struct fitem {
 	struct fitem *next;
-	void *resp;		/* struct resp owning data, or NULL */
-	size_t bytes;		/* counted against the queue bound */
+	void *resp;   /* struct resp owning data, or NULL */
+	size_t bytes; /* counted against the queue bound */
 	int cnt;
 	struct fpart parts[];
 };
@@ -43,8 +43,8 @@ struct citer {
 	const struct fpart *part;
 	const char *topic;
 	int32_t partition;
-	int64_t *position;	/* the partition's position (app thread) */
-	const uint8_t *pos, *end;	/* batches left in the part */
+	int64_t *position;	  /* the partition's position (app thread) */
+	const uint8_t *pos, *end; /* batches left in the part */
 	bool in_batch;
 	struct batch_header h;
 	struct batch_reader rd;
@@ -57,8 +57,8 @@ struct citer {
  * Starts iterating part (its tp's topic, partition and position given
  * separately so the test needs no consumer).
  */
-void citer_start(struct citer *it, const struct fpart *part,
-		 const char *topic, int32_t partition, int64_t *position);
+void citer_start(struct citer *it, const struct fpart *part, const char *topic,
+		 int32_t partition, int64_t *position);
 
 /*
  * Fills m with the next record at or after *position (advancing it) and

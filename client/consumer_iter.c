@@ -19,8 +19,8 @@
 
 #include "common/err.h"
 
-void citer_start(struct citer *it, const struct fpart *part,
-		 const char *topic, int32_t partition, int64_t *position)
+void citer_start(struct citer *it, const struct fpart *part, const char *topic,
+		 int32_t partition, int64_t *position)
 {
 	it->part = part;
 	it->topic = topic;
@@ -48,8 +48,7 @@ static int corrupt(struct citer *it, fluxo_message_t *m, char *errbuf,
 	snprintf(errbuf, errbuf_size,
 		 "fetched data of %s [%d] is corrupt at offset %lld: %s (%s)",
 		 it->topic, it->partition,
-		 (long long)(it->in_batch ? it->rec.offset
-					  : *it->position),
+		 (long long)(it->in_batch ? it->rec.offset : *it->position),
 		 what, err_str(rc));
 	memset(m, 0, sizeof(*m));
 	m->err = FLUXO_ERR__BAD_MSG;
@@ -72,14 +71,13 @@ static int next_batch(struct citer *it, fluxo_message_t *m, char *errbuf,
 		int rc;
 
 		if (avail < BATCH_HEADER_SIZE)
-			break;	/* a cut-off tail */
+			break; /* a cut-off tail */
 		batch_header_decode(it->pos, avail, &it->h);
-		if (it->h.batch_length <
-		    BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
+		if (it->h.batch_length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
 			return corrupt(it, m, errbuf, errbuf_size,
 				       "bad batch length", ERR_CORRUPT);
 		if (batch_total_size(&it->h) > avail)
-			break;	/* cut off by the fetch size limit */
+			break; /* cut off by the fetch size limit */
 		if (it->check_crcs) {
 			rc = batch_validate(it->pos, batch_total_size(&it->h),
 					    batch_total_size(&it->h), NULL);
@@ -123,8 +121,8 @@ int citer_next(struct citer *it, fluxo_message_t *m, char *errbuf,
 			continue;
 		}
 		if (rc < 0)
-			return corrupt(it, m, errbuf, errbuf_size,
-				       "bad record", rc);
+			return corrupt(it, m, errbuf, errbuf_size, "bad record",
+				       rc);
 		if (it->rec.offset < *it->position)
 			continue;
 		m->err = 0;
@@ -134,21 +132,17 @@ int citer_next(struct citer *it, fluxo_message_t *m, char *errbuf,
 		m->offset = it->rec.offset;
 		m->timestamp = it->rec.timestamp;
 		m->timestamp_type =
-			(it->h.attributes & BATCH_ATTR_LOG_APPEND_TIME) ? 1 : 0;
+		    (it->h.attributes & BATCH_ATTR_LOG_APPEND_TIME) ? 1 : 0;
 		m->leader_epoch = it->h.partition_leader_epoch;
-		m->key = it->rec.key_len >= 0 ? (const void *)it->rec.key
-					      : NULL;
-		m->key_len = it->rec.key_len >= 0 ? (size_t)it->rec.key_len
-						  : 0;
-		m->value = it->rec.value_len >= 0
-				   ? (const void *)it->rec.value
-				   : NULL;
-		m->value_len = it->rec.value_len >= 0
-				       ? (size_t)it->rec.value_len
-				       : 0;
-		m->header_cnt = it->rec.header_cnt > 0
-					? (size_t)it->rec.header_cnt
-					: 0;
+		m->key =
+		    it->rec.key_len >= 0 ? (const void *)it->rec.key : NULL;
+		m->key_len = it->rec.key_len >= 0 ? (size_t)it->rec.key_len : 0;
+		m->value =
+		    it->rec.value_len >= 0 ? (const void *)it->rec.value : NULL;
+		m->value_len =
+		    it->rec.value_len >= 0 ? (size_t)it->rec.value_len : 0;
+		m->header_cnt =
+		    it->rec.header_cnt > 0 ? (size_t)it->rec.header_cnt : 0;
 		m->high_watermark = it->part->hw;
 		m->priv = &it->rec;
 		*it->position = it->rec.offset + 1;

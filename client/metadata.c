@@ -127,8 +127,8 @@ static struct md_topic *topic_build(const Fluxo__TopicMetadata *tm, int *rc)
 		p->err = pm->error;
 		p->leader = pm->leader;
 		p->leader_epoch = pm->leader_epoch;
-		p->replicas = dup_ids(pm->replicas, pm->n_replicas,
-				      &p->replica_cnt);
+		p->replicas =
+		    dup_ids(pm->replicas, pm->n_replicas, &p->replica_cnt);
 		p->isr = dup_ids(pm->isr, pm->n_isr, &p->isr_cnt);
 		p->offline = dup_ids(pm->offline_replicas,
 				     pm->n_offline_replicas, &p->offline_cnt);
@@ -321,7 +321,7 @@ const struct md_partition *md_partition_find(const struct md_topic *t,
 
 const struct md_broker *md_broker_find(const struct md_cache *md, int32_t id)
 {
-	struct md_broker key = { .id = id };
+	struct md_broker key = {.id = id};
 
 	if (md->broker_cnt == 0)
 		return NULL;

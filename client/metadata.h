@@ -23,8 +23,8 @@
 
 struct md_partition {
 	int32_t id;
-	int err;		/* wire error code, 0 when fine */
-	int32_t leader;		/* -1: none */
+	int err;	/* wire error code, 0 when fine */
+	int32_t leader; /* -1: none */
 	int32_t leader_epoch;
 	int32_t *replicas;
 	int replica_cnt;
@@ -36,10 +36,10 @@ struct md_partition {
 
 struct md_topic {
 	char *name;
-	int err;		/* topic-level wire error, 0 when fine */
-	char *errstr;		/* broker's message, NULL if none */
+	int err;      /* topic-level wire error, 0 when fine */
+	char *errstr; /* broker's message, NULL if none */
 	bool is_internal;
-	struct md_partition *parts;	/* sorted by id */
+	struct md_partition *parts; /* sorted by id */
 	int part_cnt;
 };
 
@@ -47,17 +47,17 @@ struct md_broker {
 	int32_t id;
 	char *host;
 	int port;
-	char *rack;		/* NULL: none */
+	char *rack; /* NULL: none */
 };
 
 struct md_cache {
 	char *cluster_id;
 	int32_t controller_id;
-	struct md_broker *brokers;	/* sorted by id */
+	struct md_broker *brokers; /* sorted by id */
 	int broker_cnt;
-	struct md_topic **topics;	/* sorted by name */
+	struct md_topic **topics; /* sorted by name */
 	int topic_cnt;
-	uint64_t version;		/* bumped by every update */
+	uint64_t version; /* bumped by every update */
 };
 
 void md_cache_init(struct md_cache *md);

@@ -41,7 +41,6 @@
 #include "config.h"
 #include "fluxo.h"
 
-
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,18 +66,18 @@ struct fluxo_producer {
 	bool idempotent;
 
 	pthread_mutex_t lock;
-	pthread_cond_t space_cond;	/* buffer.memory freed */
+	pthread_cond_t space_cond; /* buffer.memory freed */
 	int space_waiters;
 	struct accum acc;
 	struct ptopic **htab;
 	int hcap;
 	int topic_cnt;
-	struct ptopic *last;		/* fast path: same topic again */
+	struct ptopic *last; /* fast path: same topic again */
 	uint64_t rng;
-	bool armed;			/* I/O thread idle, accumulator empty */
+	bool armed; /* I/O thread idle, accumulator empty */
 	atomic_int flushing;
 	atomic_bool closing;
-	atomic_size_t outq;		/* records without a served report */
+	atomic_size_t outq; /* records without a served report */
 	/* Wall clock = monotonic + offset, re-read once a second: one clock
 	 * read per record instead of two. */
 	_Atomic int64_t wall_off_us;
@@ -90,16 +89,16 @@ struct fluxo_producer {
 	bool pid_inflight;
 	bool pid_warned;
 	int64_t pid_next_ms;
-	bool need_reset;		/* sequence hole: new producer id */
-	bool resequence;		/* renumber queued batches on new pid */
-	int inflight_batches;		/* over all partitions */
+	bool need_reset;      /* sequence hole: new producer id */
+	bool resequence;      /* renumber queued batches on new pid */
+	int inflight_batches; /* over all partitions */
 
 	/* I/O thread scratch. */
 	struct arena arena;
 	struct drain {
 		struct ptoppar *tp;
 		struct broker *bk;
-	} *ready;
+	} * ready;
 	int ready_cap;
 
 	/* Reports. */
@@ -205,8 +204,8 @@ static void topic_refresh_locked(struct fluxo_producer *p, struct ptopic *t)
 		return;
 	}
 	if (mt->err || mt->part_cnt == 0) {
-		t->err = mt->err ? mt->err
-				 : FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		t->err =
+		    mt->err ? mt->err : FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		free(t->errstr);
 		t->errstr = mt->errstr ? strdup(mt->errstr) : NULL;
 		pthread_mutex_unlock(&cl->md_lock);
@@ -214,9 +213,8 @@ static void topic_refresh_locked(struct fluxo_producer *p, struct ptopic *t)
 	}
 	t->err = 0;
 	if (mt->part_cnt > t->part_cnt) {
-		struct ptoppar **parts = realloc(t->parts,
-						 (size_t)mt->part_cnt *
-							 sizeof(*parts));
+		struct ptoppar **parts =
+		    realloc(t->parts, (size_t)mt->part_cnt * sizeof(*parts));
 		int32_t n = t->part_cnt;
 
 		if (parts) {
@@ -300,8 +298,8 @@ static int serve_reports(struct fluxo_producer *p, int timeout_ms)
 
 	pthread_mutex_lock(&p->dr_lock);
 	if (!p->dr_head && timeout_ms != 0) {
-		deadline = timeout_ms < 0 ? INT64_MAX
-					  : clock_mono_ms() + timeout_ms;
+		deadline =
+		    timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 		while (!p->dr_head && clock_mono_ms() < deadline)
 			if (client_cond_wait_until(&p->dr_cond, &p->dr_lock,
 						   deadline) != 0 &&
@@ -321,16 +319,16 @@ static int serve_reports(struct fluxo_producer *p, int timeout_ms)
 		dr.topic = b->tp->topic->name;
 		dr.partition = b->tp->partition;
 		dr.err = b->err;
-		dr.errstr = b->err ? (b->errstr ? b->errstr
-						: fluxo_err2str(b->err))
-				   : NULL;
+		dr.errstr =
+		    b->err ? (b->errstr ? b->errstr : fluxo_err2str(b->err))
+			   : NULL;
 		for (int32_t i = 0; i < b->rec_cnt; i++) {
 			dr.offset = !b->err && b->base_offset >= 0
-					    ? b->base_offset + i
-					    : -1;
+					? b->base_offset + i
+					: -1;
 			dr.timestamp = b->log_append_time >= 0
-					       ? b->log_append_time
-					       : b->recs[i].timestamp;
+					   ? b->log_append_time
+					   : b->recs[i].timestamp;
 			dr.msg_opaque = b->recs[i].opaque;
 			dr.latency_us = b->done_us - b->recs[i].enq_us;
 			p->dr_cb(&dr, p->dr_opaque);
@@ -343,7 +341,8 @@ static int serve_reports(struct fluxo_producer *p, int timeout_ms)
 			next = b->next;
 			atomic_fetch_sub(&p->outq, (size_t)b->rec_cnt);
 			if (b->tp && b->tp->partition < 0) {
-				/* A stand-alone report (fluxo_produce failed). */
+				/* A stand-alone report (fluxo_produce failed).
+				 */
 				free(b->tp);
 				b->tp = NULL;
 			}
@@ -386,13 +385,11 @@ static void settle(struct fluxo_producer *p, struct pbatch *b, int err,
 	if (err == 0 || err == FLUXO_ERR_DUPLICATE_SEQUENCE_NUMBER) {
 		b->err = 0;
 		b->base_offset = err ? -1 : base_offset;
-		b->log_append_time = log_append_time > 0 ? log_append_time
-							 : -1;
+		b->log_append_time = log_append_time > 0 ? log_append_time : -1;
 		b->done_us = clock_mono_us();
 		goto out_done;
 	}
-	retry = err != FLUXO_ERR__DESTROY &&
-		!atomic_load(&p->closing) &&
+	retry = err != FLUXO_ERR__DESTROY && !atomic_load(&p->closing) &&
 		(fluxo_err_is_retriable(err) ||
 		 (p->idempotent && tp->retrying &&
 		  err == FLUXO_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER)) &&
@@ -404,10 +401,11 @@ static void settle(struct fluxo_producer *p, struct pbatch *b, int err,
 		if (p->idempotent)
 			tp->retrying = true;
 		accum_requeue(&p->acc, b);
-		log_debug("producer", "retrying batch topic=%s partition=%d "
-			  "records=%d attempt=%d: %s", tp->topic->name,
-			  tp->partition, b->rec_cnt, b->attempts,
-			  errstr ? errstr : fluxo_err2str(err));
+		log_debug("producer",
+			  "retrying batch topic=%s partition=%d "
+			  "records=%d attempt=%d: %s",
+			  tp->topic->name, tp->partition, b->rec_cnt,
+			  b->attempts, errstr ? errstr : fluxo_err2str(err));
 		return;
 	}
 	if (p->idempotent && b->base_seq >= 0 && err != FLUXO_ERR__DESTROY)
@@ -416,9 +414,9 @@ static void settle(struct fluxo_producer *p, struct pbatch *b, int err,
 		char why[512];
 
 		client_fmt(why, sizeof(why),
-			 "delivery.timeout.ms (%d ms) passed; last error: %s",
-			 p->cl.conf.delivery_timeout_ms,
-			 errstr ? errstr : fluxo_err2str(err));
+			   "delivery.timeout.ms (%d ms) passed; last error: %s",
+			   p->cl.conf.delivery_timeout_ms,
+			   errstr ? errstr : fluxo_err2str(err));
 		batch_fail(b, FLUXO_ERR__TIMED_OUT, why);
 	} else {
 		batch_fail(b, err, errstr);
@@ -513,9 +511,9 @@ static void produce_cb(struct client *cl, struct req *req, int err,
 
 		settle_all(p, pr, e,
 			   resp->head->error_message[0]
-				   ? resp->head->error_message
-				   : "the broker's answer to a produce request "
-				     "has no produce body");
+			       ? resp->head->error_message
+			       : "the broker's answer to a produce request "
+				 "has no produce body");
 		goto out_free;
 	}
 	r = resp->head->produce;
@@ -569,9 +567,8 @@ static void restamp(struct pbatch *b, int64_t pid, int16_t epoch)
 	be64_put(d + BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
 	be16_put(d + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
 	be32_put(d + BATCH_OFF_BASE_SEQUENCE, (uint32_t)b->base_seq);
-	be32_put(d + BATCH_OFF_CRC,
-		 crc32c(0, d + BATCH_OFF_ATTRIBUTES,
-			len - BATCH_OFF_ATTRIBUTES));
+	be32_put(d + BATCH_OFF_CRC, crc32c(0, d + BATCH_OFF_ATTRIBUTES,
+					   len - BATCH_OFF_ATTRIBUTES));
 }
 
 static void pid_cb(struct client *cl, struct req *req, int err,
@@ -583,15 +580,17 @@ static void pid_cb(struct client *cl, struct req *req, int err,
 	p->pid_inflight = false;
 	if (!err && resp->head->error)
 		err = resp->head->error;
-	if (!err && resp->head->body_case ==
-			    FLUXO__RESPONSE__BODY_INIT_PRODUCER_ID)
+	if (!err &&
+	    resp->head->body_case == FLUXO__RESPONSE__BODY_INIT_PRODUCER_ID)
 		r = resp->head->init_producer_id;
 	if (!err && (!r || r->error))
 		err = r ? (int)r->error : FLUXO_ERR__BAD_MSG;
 	if (err) {
 		if (!p->pid_warned)
-			log_warn("producer", "InitProducerId failed (retrying "
-				 "every %d ms): %s", cl->conf.retry_backoff_ms,
+			log_warn("producer",
+				 "InitProducerId failed (retrying "
+				 "every %d ms): %s",
+				 cl->conf.retry_backoff_ms,
 				 errstr ? errstr : fluxo_err2str(err));
 		p->pid_warned = true;
 		p->pid_next_ms = clock_mono_ms() + cl->conf.retry_backoff_ms;
@@ -621,8 +620,8 @@ static void pid_cb(struct client *cl, struct req *req, int err,
 		p->resequence = false;
 	}
 	pthread_mutex_unlock(&p->lock);
-	log_info("producer", "producer id %lld epoch %d",
-		 (long long)p->pid, p->epoch);
+	log_info("producer", "producer id %lld epoch %d", (long long)p->pid,
+		 p->epoch);
 }
 
 /* Returns true when produce requests may be sent. I/O thread. */
@@ -658,8 +657,8 @@ static bool idempotence_ready(struct fluxo_producer *p, int64_t now,
 	ip.producer_epoch = -1;
 	head.body_case = FLUXO__REQUEST__BODY_INIT_PRODUCER_ID;
 	head.init_producer_id = &ip;
-	req = req_new(&p->cl, &head, NULL, 0, CLIENT_ANY_BROKER, 0, pid_cb,
-		      NULL);
+	req =
+	    req_new(&p->cl, &head, NULL, 0, CLIENT_ANY_BROKER, 0, pid_cb, NULL);
 	if (req) {
 		p->pid_inflight = true;
 		client_submit(&p->cl, req);
@@ -691,10 +690,11 @@ static void expire(struct fluxo_producer *p, struct ptoppar *tp, int64_t now,
 		struct pbatch *b = accum_pop(&p->acc, tp);
 
 		client_fmt(why, sizeof(why),
-			 "delivery.timeout.ms (%d ms) passed before the "
-			 "batch could be sent%s", p->cl.conf.delivery_timeout_ms,
-			 tp->leader < 0 ? " (the partition has no leader)"
-					: "");
+			   "delivery.timeout.ms (%d ms) passed before the "
+			   "batch could be sent%s",
+			   p->cl.conf.delivery_timeout_ms,
+			   tp->leader < 0 ? " (the partition has no leader)"
+					  : "");
 		if (p->idempotent && b->base_seq >= 0)
 			p->need_reset = true;
 		batch_fail(b, FLUXO_ERR__TIMED_OUT, why);
@@ -719,7 +719,8 @@ static int take_batches(struct fluxo_producer *p, struct drain *d, int cnt,
 	for (int i = 0; i < cnt && n < out_max; i++) {
 		struct ptoppar *tp = d[i].tp;
 
-		while (n < out_max && accum_ready(&p->acc, tp, now, flush, next)) {
+		while (n < out_max &&
+		       accum_ready(&p->acc, tp, now, flush, next)) {
 			size_t sz = batch_builder_size(&tp->head->bb);
 			struct pbatch *b;
 
@@ -809,16 +810,16 @@ static void send_request(struct fluxo_producer *p, struct broker *bk,
 
 		if (!b->finished) {
 			rc = batch_builder_finish(
-				&b->bb, p->idempotent ? p->pid : -1,
-				p->idempotent ? p->epoch : -1,
-				p->idempotent ? b->base_seq : -1,
-				p->cl.conf.compression_level);
+			    &b->bb, p->idempotent ? p->pid : -1,
+			    p->idempotent ? p->epoch : -1,
+			    p->idempotent ? b->base_seq : -1,
+			    p->cl.conf.compression_level);
 			b->finished = rc == 0;
 		}
 		if (rc < 0) {
 			batch_fail(b, client_err_from_local(rc),
 				   "the batch could not be encoded");
-			bs[bad++] = b;	/* bad <= i: never overwrites ahead */
+			bs[bad++] = b; /* bad <= i: never overwrites ahead */
 			continue;
 		}
 		preq->b[ok] = b;
@@ -864,7 +865,7 @@ static void send_request(struct fluxo_producer *p, struct broker *bk,
 	if (p->acks == 0)
 		req->flags |= REQ_F_NO_RESPONSE;
 	broker_enqueue(bk, req, false);
-	preq = NULL;	/* the callback frees it */
+	preq = NULL; /* the callback frees it */
 out_fail:
 	arena_reset(&p->arena);
 	free(preq);
@@ -909,8 +910,8 @@ static int64_t producer_serve(struct client *cl, int64_t now)
 			continue;
 		if (nready == p->ready_cap) {
 			int cap = p->ready_cap ? p->ready_cap * 2 : 64;
-			struct drain *grown = realloc(p->ready, (size_t)cap *
-							       sizeof(*grown));
+			struct drain *grown =
+			    realloc(p->ready, (size_t)cap * sizeof(*grown));
 
 			if (!grown)
 				break;
@@ -922,16 +923,15 @@ static int64_t producer_serve(struct client *cl, int64_t now)
 		nready++;
 	}
 	if (nready > 1)
-		qsort(p->ready, (size_t)nready, sizeof(*p->ready),
-		      cmp_drain);
+		qsort(p->ready, (size_t)nready, sizeof(*p->ready), cmp_drain);
 	for (int i = 0, j; i < nready; i = j) {
 		struct broker *bk = p->ready[i].bk;
 
 		for (j = i; j < nready && p->ready[j].bk == bk; j++)
 			;
 		while (bk->produce_inflight < max_inflight) {
-			int n = take_batches(p, &p->ready[i], j - i, now,
-					     flush, bs, 512, &next);
+			int n = take_batches(p, &p->ready[i], j - i, now, flush,
+					     bs, 512, &next);
 
 			if (n == 0)
 				break;
@@ -955,8 +955,8 @@ static int64_t producer_serve(struct client *cl, int64_t now)
 }
 
 static const struct client_ops producer_ops = {
-	.serve = producer_serve,
-	.md_updated = producer_md_updated,
+    .serve = producer_serve,
+    .md_updated = producer_md_updated,
 };
 
 /* ------------------------------------------------------------ public API */
@@ -1038,11 +1038,12 @@ fluxo_producer_t *fluxo_producer_new(fluxo_conf_t *conf, char *errstr,
 /* The wall clock in ms for a monotonic time of now (see wall_off_us). */
 static int64_t wall_ms(struct fluxo_producer *p, int64_t now_us)
 {
-	int64_t off = atomic_load_explicit(&p->wall_off_us,
-					   memory_order_relaxed);
+	int64_t off =
+	    atomic_load_explicit(&p->wall_off_us, memory_order_relaxed);
 
-	if (now_us - atomic_load_explicit(&p->wall_sync_us,
-					  memory_order_relaxed) > 1000000) {
+	if (now_us -
+		atomic_load_explicit(&p->wall_sync_us, memory_order_relaxed) >
+	    1000000) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1061,9 +1062,9 @@ static int64_t wall_ms(struct fluxo_producer *p, int64_t now_us)
  * waited for the topic, so that callback-driven code sees the broker's
  * explanation. Only when a delivery callback is set.
  */
-static void report_refused(struct fluxo_producer *p, struct ptopic *t,
-			   int err, const char *errstr, int64_t timestamp,
-			   void *opaque, int64_t enq_us)
+static void report_refused(struct fluxo_producer *p, struct ptopic *t, int err,
+			   const char *errstr, int64_t timestamp, void *opaque,
+			   int64_t enq_us)
 {
 	struct ptoppar *tp;
 	struct pbatch *b;
@@ -1082,7 +1083,7 @@ static void report_refused(struct fluxo_producer *p, struct ptopic *t,
 		return;
 	}
 	tp->topic = t;
-	tp->partition = -1;	/* marks the stand-alone report */
+	tp->partition = -1; /* marks the stand-alone report */
 	b->bb = (struct batch_builder)BATCH_BUILDER_INIT;
 	b->tp = tp;
 	b->rec_cnt = 1;
@@ -1144,7 +1145,7 @@ int fluxo_produce(fluxo_producer_t *p, const char *topic, int32_t partition,
 		if (t->part_cnt > 0)
 			break;
 		if (rc >= 0)
-			continue;	/* known now; the cache tells next time */
+			continue; /* known now; the cache tells next time */
 		pthread_mutex_unlock(&p->lock);
 		if (rc == FLUXO_ERR__UNKNOWN_TOPIC)
 			report_refused(p, t, rc, errstr, timestamp_ms,
@@ -1166,8 +1167,8 @@ int fluxo_produce(fluxo_producer_t *p, const char *topic, int32_t partition,
 		if (accum_would_open(&p->acc, tp, size)) {
 			/* KIP-480: a new batch means a new sticky
 			 * partition. */
-			t->sticky = partitioner_sticky_next(t, t->sticky,
-							    &p->rng);
+			t->sticky =
+			    partitioner_sticky_next(t, t->sticky, &p->rng);
 			tp = t->parts[t->sticky];
 		}
 	}
@@ -1214,9 +1215,8 @@ int fluxo_producer_flush(fluxo_producer_t *p, int timeout_ms)
 	atomic_fetch_add(&p->flushing, 1);
 	client_wakeup(&p->cl);
 	while (atomic_load(&p->outq) > 0) {
-		int64_t left = deadline == INT64_MAX
-				       ? 100
-				       : deadline - clock_mono_ms();
+		int64_t left =
+		    deadline == INT64_MAX ? 100 : deadline - clock_mono_ms();
 
 		if (left <= 0) {
 			rc = FLUXO_ERR__TIMED_OUT;
@@ -1252,7 +1252,7 @@ int fluxo_producer_partition_count(fluxo_producer_t *p, const char *topic,
 		return rc;
 	rc = client_topic_wait(&p->cl, topic,
 			       clock_mono_ms() +
-				       (timeout_ms < 0 ? INT32_MAX : timeout_ms),
+				   (timeout_ms < 0 ? INT32_MAX : timeout_ms),
 			       3, errstr, sizeof(errstr));
 	if (rc > 0) {
 		pthread_mutex_lock(&p->lock);

@@ -70,7 +70,7 @@ static int latency(const char *bs, long rate, int secs)
 		fluxo_producer_poll(p, 0);
 		/* Spread records evenly: a short sleep between slices. */
 		{
-			struct timespec ts = { 0, 50000 };
+			struct timespec ts = {0, 50000};
 
 			nanosleep(&ts, NULL);
 		}
@@ -126,18 +126,19 @@ int main(int argc, char **argv)
 	t0 = clock_mono_us();
 	for (long i = 0; i < n; i++) {
 		while (fluxo_produce(p, "bench", 0, NULL, 0, val, sizeof(val),
-				     NULL, 0, 0, NULL) ==
-		       FLUXO_ERR__QUEUE_FULL)
+				     NULL, 0, 0, NULL) == FLUXO_ERR__QUEUE_FULL)
 			fluxo_producer_poll(p, 1);
 		if ((i & 1023) == 0)
 			fluxo_producer_poll(p, 0);
 	}
 	fluxo_producer_flush(p, 60000);
 	t1 = clock_mono_us();
+	pthread_mutex_lock(&m.lock);
 	printf("produce: %ld records in %.3f s: %.0f records/s, %ld failed, "
 	       "%d requests, %d batches\n",
 	       delivered, (t1 - t0) / 1e6, delivered * 1e6 / (t1 - t0), failed,
 	       m.produce_requests, m.produce_batches);
+	pthread_mutex_unlock(&m.lock);
 	fluxo_producer_destroy(p);
 
 	c = fluxo_conf_new();
@@ -154,9 +155,10 @@ int main(int argc, char **argv)
 			got++;
 	}
 	t1 = clock_mono_us();
+	pthread_mutex_lock(&m.lock);
 	printf("consume: %ld records in %.3f s: %.0f records/s, %d fetches\n",
-	       got, (t1 - t0) / 1e6, got * 1e6 / (t1 - t0),
-	       m.fetch_requests);
+	       got, (t1 - t0) / 1e6, got * 1e6 / (t1 - t0), m.fetch_requests);
+	pthread_mutex_unlock(&m.lock);
 	fluxo_consumer_destroy(cons);
 	mock_stop(&m);
 	return 0;

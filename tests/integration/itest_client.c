@@ -31,8 +31,9 @@ static fluxo_conf_t *conf(void)
 	fluxo_conf_t *c = fluxo_conf_new();
 	char err[512];
 
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", bootstrap, err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err)),
+	    0);
 	return c;
 }
 
@@ -56,7 +57,7 @@ static const char *topic_name(const char *what)
 static void create_topic(const char *name, int parts)
 {
 	fluxo_admin_t *a;
-	fluxo_new_topic_t nt = { 0 };
+	fluxo_new_topic_t nt = {0};
 	char err[512];
 	int rc;
 
@@ -74,7 +75,7 @@ static void create_topic(const char *name, int parts)
 struct drs {
 	long ok, failed;
 	int last_err;
-	int64_t next[16];	/* expected next offset per partition */
+	int64_t next[16]; /* expected next offset per partition */
 	bool in_order;
 };
 
@@ -115,9 +116,9 @@ static void produce(fluxo_producer_t *p, const char *topic, int32_t part,
 
 	for (long i = first; i < first + n; i++) {
 		int len = snprintf(v, sizeof(v), "record-%08ld", i);
-		int rc = fluxo_produce(p, topic, part, NULL, 0, v, (size_t)len,
-				       NULL, 0, ts_base ? ts_base + i : 0,
-				       NULL);
+		int rc =
+		    fluxo_produce(p, topic, part, NULL, 0, v, (size_t)len, NULL,
+				  0, ts_base ? ts_base + i : 0, NULL);
 
 		ck_assert_msg(rc == 0, "produce: %s", fluxo_err2name(rc));
 	}
@@ -137,8 +138,7 @@ static void consume_check(const char *topic, int32_t part, int64_t from,
 	ck_assert_int_eq(fluxo_consumer_assign(c, topic, part, from), 0);
 	while (got < n && (m = fluxo_consumer_poll(c, 10000)) != NULL) {
 		ck_assert_msg(m->err == 0, "%s", m->errstr);
-		snprintf(want, sizeof(want), "record-%08ld",
-			 first_value + got);
+		snprintf(want, sizeof(want), "record-%08ld", first_value + got);
 		ck_assert_uint_eq(m->value_len, strlen(want));
 		ck_assert_msg(memcmp(m->value, want, m->value_len) == 0,
 			      "offset %lld: got %.*s want %s",
@@ -189,7 +189,8 @@ START_TEST(test_partitions_and_keys)
 		snprintf(k, sizeof(k), "k%d", i % 8);
 		ck_assert_int_eq(fluxo_produce(p, t, FLUXO_PARTITION_UA, k,
 					       strlen(k), "v", 1, NULL, 0, 0,
-					       NULL), 0);
+					       NULL),
+				 0);
 	}
 	ck_assert_int_eq(fluxo_producer_flush(p, 60000), 0);
 	ck_assert_int_eq(d.ok, 8000);
@@ -199,8 +200,8 @@ START_TEST(test_partitions_and_keys)
 	for (int i = 0; i < 8; i++)
 		key_part[i] = -1;
 	c = fluxo_consumer_new(conf(), err, sizeof(err));
-	ck_assert_int_eq(fluxo_consumer_assign(c, t, -1,
-					       FLUXO_OFFSET_BEGINNING), 0);
+	ck_assert_int_eq(
+	    fluxo_consumer_assign(c, t, -1, FLUXO_OFFSET_BEGINNING), 0);
 	while (n < 8000 && (m = fluxo_consumer_poll(c, 10000)) != NULL) {
 		int k;
 
@@ -218,8 +219,8 @@ END_TEST
 
 START_TEST(test_codecs)
 {
-	static const char *const codecs[] = { "none", "gzip", "snappy", "lz4",
-					      "zstd" };
+	static const char *const codecs[] = {"none", "gzip", "snappy", "lz4",
+					     "zstd"};
 	const char *t = topic_name("codecs");
 	char topic[128];
 
@@ -234,8 +235,8 @@ START_TEST(test_codecs)
 		p = producer(c, &d);
 		produce(p, topic, 0, k * 20000, 20000, 0);
 		ck_assert_int_eq(fluxo_producer_flush(p, 60000), 0);
-		ck_assert_msg(d.ok == 20000, "%s: %ld ok, error %s",
-			      codecs[k], d.ok, fluxo_err2name(d.last_err));
+		ck_assert_msg(d.ok == 20000, "%s: %ld ok, error %s", codecs[k],
+			      d.ok, fluxo_err2name(d.last_err));
 		fluxo_producer_destroy(p);
 	}
 	consume_check(topic, 0, FLUXO_OFFSET_BEGINNING, 0, 100000);
@@ -244,7 +245,7 @@ END_TEST
 
 START_TEST(test_acks)
 {
-	static const char *const acks[] = { "0", "1", "all" };
+	static const char *const acks[] = {"0", "1", "all"};
 	const char *t = topic_name("acks");
 	char topic[128];
 
@@ -292,26 +293,27 @@ START_TEST(test_seek)
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->offset, 10);
 	ck_assert_int_eq(m->timestamp, base + 10);
-	ck_assert_int_eq(fluxo_consumer_seek_timestamp(c, topic, 0,
-						       base + 777), 0);
+	ck_assert_int_eq(fluxo_consumer_seek_timestamp(c, topic, 0, base + 777),
+			 0);
 	m = fluxo_consumer_poll(c, 10000);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->offset, 777);
-	ck_assert_int_eq(fluxo_consumer_seek(c, topic, 0, FLUXO_OFFSET_END),
-			 0);
+	ck_assert_int_eq(fluxo_consumer_seek(c, topic, 0, FLUXO_OFFSET_END), 0);
 	ck_assert_ptr_null(fluxo_consumer_poll(c, 1000));
 	fluxo_consumer_destroy(c);
 	a = fluxo_admin_new(conf(), err, sizeof(err));
 	ck_assert_int_eq(fluxo_admin_list_offset(a, topic, 0, base + 300, TMO,
-						 &off, err, sizeof(err)), 0);
+						 &off, err, sizeof(err)),
+			 0);
 	ck_assert_int_eq(off, 300);
-	ck_assert_int_eq(fluxo_admin_list_offset(a, topic, 0,
-						 FLUXO_OFFSET_END, TMO, &off,
-						 err, sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_admin_list_offset(a, topic, 0, FLUXO_OFFSET_END,
+						 TMO, &off, err, sizeof(err)),
+			 0);
 	ck_assert_int_eq(off, 1000);
 	ck_assert_int_eq(fluxo_admin_list_offset(a, topic, 0,
 						 FLUXO_OFFSET_BEGINNING, TMO,
-						 &off, err, sizeof(err)), 0);
+						 &off, err, sizeof(err)),
+			 0);
 	ck_assert_int_eq(off, 0);
 	fluxo_admin_destroy(a);
 }
@@ -333,9 +335,9 @@ START_TEST(test_unknown_topic)
 			 FLUXO_ERR__UNKNOWN_TOPIC);
 	fluxo_producer_destroy(p);
 	cons = fluxo_consumer_new(conf(), err, sizeof(err));
-	ck_assert_int_eq(fluxo_consumer_assign(cons, topic_name("missing"), 0,
-					       0),
-			 FLUXO_ERR__UNKNOWN_TOPIC);
+	ck_assert_int_eq(
+	    fluxo_consumer_assign(cons, topic_name("missing"), 0, 0),
+	    FLUXO_ERR__UNKNOWN_TOPIC);
 	fluxo_consumer_destroy(cons);
 }
 END_TEST
@@ -344,10 +346,10 @@ START_TEST(test_admin)
 {
 	const char *t = topic_name("admin");
 	char topic[128], err[512];
-	const char *names[] = { "retention.ms" }, *vals[] = { "3600000" };
+	const char *names[] = {"retention.ms"}, *vals[] = {"3600000"};
 	fluxo_admin_t *a;
 	fluxo_metadata_t *md;
-	fluxo_new_topic_t nt = { 0 };
+	fluxo_new_topic_t nt = {0};
 	fluxo_config_entry_t *ents;
 	size_t cnt;
 	bool found = false;
@@ -357,11 +359,12 @@ START_TEST(test_admin)
 	nt.name = topic;
 	nt.num_partitions = 2;
 	nt.replication_factor = 1;
-	ck_assert_msg(fluxo_admin_create_topic(a, &nt, false, TMO, err,
-					       sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(fluxo_admin_create_topic(a, &nt, false, TMO, err,
-						  sizeof(err)),
-			 FLUXO_ERR_TOPIC_ALREADY_EXISTS);
+	ck_assert_msg(
+	    fluxo_admin_create_topic(a, &nt, false, TMO, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(
+	    fluxo_admin_create_topic(a, &nt, false, TMO, err, sizeof(err)),
+	    FLUXO_ERR_TOPIC_ALREADY_EXISTS);
 	ck_assert_int_eq(fluxo_admin_metadata(a, (const char *const *)&nt.name,
 					      1, TMO, &md, err, sizeof(err)),
 			 0);
@@ -390,11 +393,12 @@ START_TEST(test_admin)
 	ck_assert_msg(fluxo_admin_create_partitions(a, topic, 3, TMO, err,
 						    sizeof(err)) == 0,
 		      "%s", err);
-	ck_assert_msg(fluxo_admin_delete_topic(a, topic, TMO, err,
-					       sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(fluxo_admin_delete_topic(a, topic, TMO, err,
-						  sizeof(err)),
-			 FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	ck_assert_msg(
+	    fluxo_admin_delete_topic(a, topic, TMO, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(
+	    fluxo_admin_delete_topic(a, topic, TMO, err, sizeof(err)),
+	    FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	fluxo_admin_destroy(a);
 }
 END_TEST
@@ -427,9 +431,9 @@ START_TEST(test_broker_down)
 	ck_assert_int_eq(rc, FLUXO_ERR__TRANSPORT);
 	fluxo_producer_destroy(p);
 	a = fluxo_admin_new(conf(), err, sizeof(err));
-	ck_assert_int_eq(fluxo_admin_metadata(a, NULL, 0, TMO, &md, err,
-					      sizeof(err)),
-			 FLUXO_ERR__TRANSPORT);
+	ck_assert_int_eq(
+	    fluxo_admin_metadata(a, NULL, 0, TMO, &md, err, sizeof(err)),
+	    FLUXO_ERR__TRANSPORT);
 	ck_assert_msg(strstr(err, bootstrap) != NULL, "%s", err);
 	fluxo_admin_destroy(a);
 	c = fluxo_consumer_new(conf(), err, sizeof(err));

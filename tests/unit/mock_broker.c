@@ -32,7 +32,7 @@ struct mconn {
 	int fd;
 	struct buf in;
 	struct buf out;
-	Fluxo__Request *pending;	/* a waiting Fetch */
+	Fluxo__Request *pending; /* a waiting Fetch */
 	int64_t pending_deadline;
 };
 
@@ -103,25 +103,26 @@ static void h_metadata(struct mock_broker *m, struct arena *a,
 	mr->controller_id = 1;
 	mr->topics = arena_alloc(a, (n + 1) * sizeof(*mr->topics));
 	for (size_t i = 0; i < n; i++) {
-		const char *name = r->all_topics ? m->topics[i].name
-						 : r->topics[i];
+		const char *name =
+		    r->all_topics ? m->topics[i].name : r->topics[i];
 		struct mock_topic *t = find_topic(m, name);
 		Fluxo__TopicMetadata *tm = arena_alloc(a, sizeof(*tm));
 
 		fluxo__topic_metadata__init(tm);
 		tm->name = (char *)name;
 		if (!t) {
-			tm->error = FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+			tm->error =
+			    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
 			tm->error_message =
-				"Topic does not exist and "
-				"auto.create.topics.enable is false";
+			    "Topic does not exist and "
+			    "auto.create.topics.enable is false";
 		} else {
-			tm->partitions = arena_alloc(
-				a, (size_t)t->part_cnt * sizeof(void *));
+			tm->partitions = arena_alloc(a, (size_t)t->part_cnt *
+							    sizeof(void *));
 			tm->n_partitions = (size_t)t->part_cnt;
 			for (int p = 0; p < t->part_cnt; p++) {
 				Fluxo__PartitionMetadata *pm =
-					arena_alloc(a, sizeof(*pm));
+				    arena_alloc(a, sizeof(*pm));
 				int32_t *one = arena_alloc(a, sizeof(int32_t));
 
 				fluxo__partition_metadata__init(pm);
@@ -160,12 +161,12 @@ static bool h_produce(struct mock_broker *m, struct arena *a,
 
 		fluxo__produce_topic_response__init(tr);
 		tr->name = pt->name;
-		tr->partitions = arena_alloc(a, (pt->n_partitions + 1) *
-							sizeof(void *));
+		tr->partitions =
+		    arena_alloc(a, (pt->n_partitions + 1) * sizeof(void *));
 		for (size_t j = 0; j < pt->n_partitions; j++) {
 			const Fluxo__ProducePartition *pp = pt->partitions[j];
 			Fluxo__ProducePartitionResponse *ppr =
-				arena_alloc(a, sizeof(*ppr));
+			    arena_alloc(a, sizeof(*ppr));
 			const uint8_t *data = payload + off;
 			size_t len = pp->records_size;
 			struct batch_run_info info;
@@ -205,11 +206,13 @@ static bool h_produce(struct mock_broker *m, struct arena *a,
 				int32_t want = same ? part->last_seq + 1 : 0;
 
 				if (same && info.base_sequence < want) {
-					ppr->error = FLUXO__ERROR_CODE__DUPLICATE_SEQUENCE_NUMBER;
+					ppr->error =
+					    FLUXO__ERROR_CODE__DUPLICATE_SEQUENCE_NUMBER;
 					continue;
 				}
 				if (info.base_sequence != want) {
-					ppr->error = FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+					ppr->error =
+					    FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
 					m->out_of_order++;
 					continue;
 				}
@@ -260,12 +263,12 @@ static size_t h_fetch(struct mock_broker *m, struct arena *a,
 
 		fluxo__fetch_topic_response__init(tr);
 		tr->name = ft->name;
-		tr->partitions = arena_alloc(a, (ft->n_partitions + 1) *
-							sizeof(void *));
+		tr->partitions =
+		    arena_alloc(a, (ft->n_partitions + 1) * sizeof(void *));
 		for (size_t j = 0; j < ft->n_partitions; j++) {
 			const Fluxo__FetchPartition *fp = ft->partitions[j];
 			Fluxo__FetchPartitionResponse *pr =
-				arena_alloc(a, sizeof(*pr));
+			    arena_alloc(a, sizeof(*pr));
 			struct mock_part *part;
 			size_t pos = 0, taken = 0;
 
@@ -285,7 +288,8 @@ static size_t h_fetch(struct mock_broker *m, struct arena *a,
 			pr->log_end_offset = part->next_offset;
 			if (fp->fetch_offset > part->next_offset ||
 			    fp->fetch_offset < part->start_offset) {
-				pr->error = FLUXO__ERROR_CODE__OFFSET_OUT_OF_RANGE;
+				pr->error =
+				    FLUXO__ERROR_CODE__OFFSET_OUT_OF_RANGE;
 				continue;
 			}
 			while (pos < part->log.len) {
@@ -298,7 +302,7 @@ static size_t h_fetch(struct mock_broker *m, struct arena *a,
 				if (batch_last_offset(&h) >= fp->fetch_offset) {
 					if (taken > 0 &&
 					    taken + size >
-						    (size_t)fp->partition_max_bytes)
+						(size_t)fp->partition_max_bytes)
 						break;
 					buf_append(payload,
 						   part->log.data + pos, size);
@@ -355,17 +359,17 @@ static void h_list_offsets(struct mock_broker *m, struct arena *a,
 	for (size_t i = 0; i < r->n_topics; i++) {
 		struct mock_topic *t = find_topic(m, r->topics[i]->name);
 		Fluxo__ListOffsetsTopicResponse *tr =
-			arena_alloc(a, sizeof(*tr));
+		    arena_alloc(a, sizeof(*tr));
 
 		fluxo__list_offsets_topic_response__init(tr);
 		tr->name = r->topics[i]->name;
 		tr->partitions = arena_alloc(
-			a, (r->topics[i]->n_partitions + 1) * sizeof(void *));
+		    a, (r->topics[i]->n_partitions + 1) * sizeof(void *));
 		for (size_t j = 0; j < r->topics[i]->n_partitions; j++) {
 			const Fluxo__ListOffsetsPartition *lp =
-				r->topics[i]->partitions[j];
+			    r->topics[i]->partitions[j];
 			Fluxo__ListOffsetsPartitionResponse *pr =
-				arena_alloc(a, sizeof(*pr));
+			    arena_alloc(a, sizeof(*pr));
 
 			fluxo__list_offsets_partition_response__init(pr);
 			pr->partition = lp->partition;
@@ -378,15 +382,14 @@ static void h_list_offsets(struct mock_broker *m, struct arena *a,
 				continue;
 			}
 			if (lp->timestamp == -2)
-				pr->offset = t->parts[lp->partition]
-						     .start_offset;
+				pr->offset =
+				    t->parts[lp->partition].start_offset;
 			else if (lp->timestamp == -1)
 				pr->offset =
-					t->parts[lp->partition].next_offset;
+				    t->parts[lp->partition].next_offset;
 			else
 				pr->offset = offset_for_time(
-					&t->parts[lp->partition],
-					lp->timestamp);
+				    &t->parts[lp->partition], lp->timestamp);
 		}
 		lr->topics[lr->n_topics++] = tr;
 	}
@@ -417,9 +420,8 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		fluxo__create_topics_response__init(cr);
 		fluxo__creatable_topic_result__init(res);
 		res->name = ct->name;
-		res->num_partitions = ct->num_partitions > 0
-					      ? ct->num_partitions
-					      : 1;
+		res->num_partitions =
+		    ct->num_partitions > 0 ? ct->num_partitions : 1;
 		if (find_topic(m, ct->name)) {
 			res->error = FLUXO__ERROR_CODE__TOPIC_ALREADY_EXISTS;
 			res->error_message = "Topic already exists.";
@@ -445,8 +447,8 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		fluxo__delete_topics_response__init(dr);
 		dr->results = arena_alloc(a, sizeof(void *));
 		dr->results[0] = topic_result(
-			a, name,
-			t ? 0 : FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION);
+		    a, name,
+		    t ? 0 : FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION);
 		dr->n_results = 1;
 		if (t) {
 			int i = (int)(t - m->topics);
@@ -454,8 +456,7 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 			for (int p = 0; p < t->part_cnt; p++)
 				buf_free(&t->parts[p].log);
 			memmove(&m->topics[i], &m->topics[i + 1],
-				(size_t)(m->topic_cnt - i - 1) *
-					sizeof(*t));
+				(size_t)(m->topic_cnt - i - 1) * sizeof(*t));
 			m->topic_cnt--;
 		}
 		resp->body_case = FLUXO__RESPONSE__BODY_DELETE_TOPICS;
@@ -464,16 +465,15 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 	}
 	case FLUXO__REQUEST__BODY_CREATE_PARTITIONS: {
 		Fluxo__CreatePartitionsResponse *cr =
-			arena_alloc(a, sizeof(*cr));
+		    arena_alloc(a, sizeof(*cr));
 		const Fluxo__CreatePartitionsTopic *ct =
-			req->create_partitions->topics[0];
+		    req->create_partitions->topics[0];
 		struct mock_topic *t = find_topic(m, ct->name);
 		int err = 0;
 
 		if (!t)
 			err = FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
-		else if (ct->count <= t->part_cnt ||
-			 ct->count > MOCK_MAX_PARTS)
+		else if (ct->count <= t->part_cnt || ct->count > MOCK_MAX_PARTS)
 			err = FLUXO__ERROR_CODE__INVALID_PARTITIONS;
 		else
 			t->part_cnt = ct->count;
@@ -487,9 +487,9 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 	}
 	case FLUXO__REQUEST__BODY_DESCRIBE_CONFIGS: {
 		const Fluxo__DescribeConfigsResource *res =
-			req->describe_configs->resources[0];
+		    req->describe_configs->resources[0];
 		Fluxo__DescribeConfigsResponse *dr =
-			arena_alloc(a, sizeof(*dr));
+		    arena_alloc(a, sizeof(*dr));
 		Fluxo__DescribeConfigsResult *r = arena_alloc(a, sizeof(*r));
 		Fluxo__DescribedConfig *c = arena_alloc(a, 2 * sizeof(*c));
 		struct mock_topic *t = find_topic(m, res->name);
@@ -502,11 +502,13 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		fluxo__described_config__init(&c[0]);
 		fluxo__described_config__init(&c[1]);
 		if (res->type == FLUXO__RESOURCE_TYPE__RESOURCE_TOPIC && !t) {
-			r->error = FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+			r->error =
+			    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
 		} else if (res->type == FLUXO__RESOURCE_TYPE__RESOURCE_TOPIC) {
 			c[0].name = "retention.ms";
 			c[0].value = "604800000";
-			c[0].source = FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+			c[0].source =
+			    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
 			r->configs[r->n_configs++] = &c[0];
 			if (t->config_key[0]) {
 				c[1].name = t->config_key;
@@ -532,7 +534,7 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 	}
 	case FLUXO__REQUEST__BODY_ALTER_CONFIGS: {
 		const Fluxo__AlterConfigsResource *res =
-			req->alter_configs->resources[0];
+		    req->alter_configs->resources[0];
 		Fluxo__AlterConfigsResponse *ar = arena_alloc(a, sizeof(*ar));
 		Fluxo__AlterConfigsResult *r = arena_alloc(a, sizeof(*r));
 		struct mock_topic *t = find_topic(m, res->name);
@@ -542,14 +544,16 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		r->type = res->type;
 		r->name = res->name;
 		if (!t)
-			r->error = FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+			r->error =
+			    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
 		else if (res->n_configs > 0 &&
-			 res->configs[0]->op == FLUXO__ALTER_CONFIG_OP__OP_SET &&
+			 res->configs[0]->op ==
+			     FLUXO__ALTER_CONFIG_OP__OP_SET &&
 			 !req->alter_configs->validate_only) {
 			snprintf(t->config_key, sizeof(t->config_key), "%s",
 				 res->configs[0]->name);
-			snprintf(t->config_value, sizeof(t->config_value),
-				 "%s", res->configs[0]->value);
+			snprintf(t->config_value, sizeof(t->config_value), "%s",
+				 res->configs[0]->value);
 		}
 		ar->results = arena_alloc(a, sizeof(void *));
 		ar->results[0] = r;
@@ -618,7 +622,7 @@ static void serve_req(struct mock_broker *m, struct mconn *c,
 		    !c->pending && req->fetch->max_wait_ms > 0) {
 			c->pending = req;
 			c->pending_deadline =
-				clock_mono_ms() + req->fetch->max_wait_ms;
+			    clock_mono_ms() + req->fetch->max_wait_ms;
 			*keep = true;
 			send = false;
 		}
@@ -662,8 +666,8 @@ static void process_input(struct mock_broker *m, struct mconn *c)
 	size_t off = 0;
 
 	while (!c->pending && c->fd >= 0 &&
-	       frame_parse_prefix(c->in.data + off, c->in.len - off,
-				  1 << 30, &fi) == 0 &&
+	       frame_parse_prefix(c->in.data + off, c->in.len - off, 1 << 30,
+				  &fi) == 0 &&
 	       c->in.len - off >= fi.total) {
 		Fluxo__Request *req;
 		bool keep = false;
@@ -717,8 +721,8 @@ static void *mock_main(void *arg)
 		pfd[1].events = POLLIN;
 		for (int i = 0; i < MAX_CONNS; i++) {
 			pfd[n].fd = conns[i].fd;
-			pfd[n].events = POLLIN |
-					(conns[i].out.len ? POLLOUT : 0);
+			pfd[n].events =
+			    POLLIN | (conns[i].out.len ? POLLOUT : 0);
 			n++;
 		}
 		poll(pfd, (nfds_t)n, 10);
@@ -769,8 +773,8 @@ static void *mock_main(void *arg)
 				continue;
 			}
 			while (c->out.len) {
-				ssize_t w = write(c->fd, c->out.data,
-						  c->out.len);
+				ssize_t w =
+				    write(c->fd, c->out.data, c->out.len);
 
 				if (w <= 0)
 					break;

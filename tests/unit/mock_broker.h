@@ -21,15 +21,15 @@
 #include "common/buf.h"
 
 #define MOCK_MAX_TOPICS 16
-#define MOCK_MAX_PARTS 16
+#define MOCK_MAX_PARTS	16
 
 struct mock_part {
-	struct buf log;		/* batches, offsets assigned */
+	struct buf log; /* batches, offsets assigned */
 	int64_t next_offset;
 	int64_t start_offset;
 	int batch_cnt;
-	int64_t pid;		/* idempotence: last producer id seen */
-	int32_t last_seq;	/* and its last sequence */
+	int64_t pid;	  /* idempotence: last producer id seen */
+	int32_t last_seq; /* and its last sequence */
 };
 
 struct mock_topic {
@@ -50,10 +50,10 @@ struct mock_broker {
 	struct mock_topic topics[MOCK_MAX_TOPICS];
 	int topic_cnt;
 	/* Fault injection (set under lock). */
-	int produce_errors;	/* next N produce partitions fail ... */
-	int produce_error_code;	/* ... with this code */
-	int silent;		/* answer nothing (request timeout tests) */
-	bool close_after_produce;	/* drop the connection once */
+	int produce_errors;	  /* next N produce partitions fail ... */
+	int produce_error_code;	  /* ... with this code */
+	int silent;		  /* answer nothing (request timeout tests) */
+	bool close_after_produce; /* drop the connection once */
 	int produce_delay_ms;
 	/* Statistics. */
 	int produce_requests;
@@ -61,7 +61,7 @@ struct mock_broker {
 	int fetch_requests;
 	int metadata_requests;
 	int64_t next_pid;
-	int out_of_order;	/* OUT_OF_ORDER_SEQUENCE_NUMBER answers */
+	int out_of_order; /* OUT_OF_ORDER_SEQUENCE_NUMBER answers */
 	int last_acks;
 };
 

@@ -22,14 +22,14 @@ static struct ptoppar tps[4], *tpp[4];
 static void setup_with(size_t batch_size, int64_t linger, int64_t memory)
 {
 	struct accum_conf ac = {
-		.batch_size = batch_size,
-		.linger_ms = linger,
-		.codec = 0,
-		.level = -1,
-		.buffer_memory = memory,
-		.max_request_size = 1 << 20,
-		.delivery_timeout_ms = 120000,
-		.keep_recs = true,
+	    .batch_size = batch_size,
+	    .linger_ms = linger,
+	    .codec = 0,
+	    .level = -1,
+	    .buffer_memory = memory,
+	    .max_request_size = 1 << 20,
+	    .delivery_timeout_ms = 120000,
+	    .keep_recs = true,
 	};
 
 	accum_init(&acc, &ac);
@@ -67,9 +67,8 @@ static int append(struct ptoppar *tp, int i, int64_t now, bool *ready)
 	size_t size = accum_record_size(0, true, sizeof(v), false, NULL, 0);
 
 	memset(v, 'a' + i % 26, sizeof(v));
-	return accum_append(&acc, tp, 1000 + i, NULL, 0, v, sizeof(v), NULL,
-			    0, size, (void *)(intptr_t)i, now, now * 1000,
-			    ready);
+	return accum_append(&acc, tp, 1000 + i, NULL, 0, v, sizeof(v), NULL, 0,
+			    size, (void *)(intptr_t)i, now, now * 1000, ready);
 }
 
 START_TEST(test_batch_size)
@@ -107,7 +106,8 @@ START_TEST(test_batch_size)
 				 0);
 		ck_assert_int_eq(batch_run_validate(b->bb.out.data,
 						    b->bb.out.len, 1 << 20,
-						    &info, NULL), 0);
+						    &info, NULL),
+				 0);
 		batch_header_decode(b->bb.out.data, b->bb.out.len, &h);
 		ck_assert_int_eq(h.records_count, b->rec_cnt);
 		accum_batch_free(&acc, b);
@@ -131,8 +131,8 @@ START_TEST(test_linger_and_ready)
 	ck_assert_int_eq(append(tp, 0, 100, &ready), 0);
 	ck_assert(!ready);
 	ck_assert(!accum_ready(&acc, tp, 110, false, &next));
-	ck_assert_int_eq(next, 120);	/* created 100 + linger 20 */
-	ck_assert(accum_ready(&acc, tp, 110, true, &next));	/* flush */
+	ck_assert_int_eq(next, 120); /* created 100 + linger 20 */
+	ck_assert(accum_ready(&acc, tp, 110, true, &next)); /* flush */
 	ck_assert(accum_ready(&acc, tp, 120, false, &next));
 	/* Backoff after a retry holds the batch back even when flushing. */
 	tp->head->retry_at_ms = 200;
@@ -167,10 +167,10 @@ START_TEST(test_buffer_memory)
 	ck_assert_int_eq(n, (int)(1000 / size));
 	ck_assert_int_eq(acc.buffered, (int64_t)(n * size));
 	b = accum_pop(&acc, &tps[0]);
-	ck_assert_int_eq(acc.buffered, (int64_t)(n * size));	/* in flight */
+	ck_assert_int_eq(acc.buffered, (int64_t)(n * size)); /* in flight */
 	accum_release(&acc, b);
 	ck_assert_int_eq(acc.buffered, 0);
-	accum_release(&acc, b);	/* twice is harmless */
+	accum_release(&acc, b); /* twice is harmless */
 	ck_assert_int_eq(acc.buffered, 0);
 	ck_assert(accum_has_room(&acc, size));
 	accum_batch_free(&acc, b);
@@ -186,7 +186,7 @@ START_TEST(test_requeue_order)
 	struct pbatch *b1, *b2, *b3;
 	bool ready;
 
-	setup_with(200, 0, 1 << 20);	/* one record per batch */
+	setup_with(200, 0, 1 << 20); /* one record per batch */
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(append(tp, i, 1, &ready), 0);
 	b1 = accum_pop(&acc, tp);
@@ -216,15 +216,13 @@ START_TEST(test_murmur2_partitioner)
 	 * ("21" -> -973932308, ...). */
 	ck_assert_int_eq(partitioner_key("21", 2, 7), 3);
 	ck_assert_int_eq(partitioner_key("foobar", 6, 7), 0);
-	ck_assert_int_eq(partitioner_key("a-little-bit-long-string", 24, 7),
-			 1);
-	ck_assert_int_eq(partitioner_key("a-little-bit-longer-string", 26,
-					 100), 19);
+	ck_assert_int_eq(partitioner_key("a-little-bit-long-string", 24, 7), 1);
+	ck_assert_int_eq(partitioner_key("a-little-bit-longer-string", 26, 100),
+			 19);
 	ck_assert_int_eq(
-		partitioner_key(
-			"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", 48,
-			100),
-		77);
+	    partitioner_key("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+			    48, 100),
+	    77);
 	ck_assert_int_eq(partitioner_key("abc", 3, 100), 7);
 	ck_assert_int_eq(partitioner_key("abc", 3, 1), 0);
 }
@@ -233,7 +231,7 @@ END_TEST
 START_TEST(test_sticky_partitioner)
 {
 	uint64_t rng = 42;
-	int hits[4] = { 0 };
+	int hits[4] = {0};
 	int32_t p = -1;
 
 	setup_with(1 << 16, 0, 1 << 20);
@@ -243,7 +241,7 @@ START_TEST(test_sticky_partitioner)
 		ck_assert_int_ge(q, 0);
 		ck_assert_int_lt(q, 4);
 		if (p >= 0)
-			ck_assert_int_ne(q, p);	/* always moves */
+			ck_assert_int_ne(q, p); /* always moves */
 		hits[q]++;
 		p = q;
 	}

@@ -19,8 +19,8 @@ static void expect(const fluxo_conf_t *c, const char *name, const char *want)
 	char out[256];
 
 	ck_assert_int_eq(fluxo_conf_get(c, name, out, sizeof(out)), 0);
-	ck_assert_msg(strcmp(out, want) == 0, "%s is \"%s\", not \"%s\"",
-		      name, out, want);
+	ck_assert_msg(strcmp(out, want) == 0, "%s is \"%s\", not \"%s\"", name,
+		      out, want);
 }
 
 START_TEST(test_defaults)
@@ -60,11 +60,9 @@ START_TEST(test_set_and_refuse)
 	fluxo_conf_t *c = fluxo_conf_new(), *d;
 	char err[2048];
 
-	ck_assert_int_eq(fluxo_conf_set(c, "acks", "all", err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "acks", "all", err, sizeof(err)), 0);
 	expect(c, "acks", "all");
-	ck_assert_int_eq(fluxo_conf_set(c, "acks", "-1", err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "acks", "-1", err, sizeof(err)), 0);
 	ck_assert_int_eq(fluxo_conf_set(c, "acks", "0", err, sizeof(err)), 0);
 	expect(c, "acks", "0");
 	ck_assert_int_eq(fluxo_conf_set(c, "acks", "2", err, sizeof(err)),
@@ -72,26 +70,26 @@ START_TEST(test_set_and_refuse)
 	ck_assert_ptr_nonnull(strstr(err, "acks"));
 	ck_assert_ptr_nonnull(strstr(err, "all"));
 
-	ck_assert_int_eq(fluxo_conf_set(c, "compression.type", "zstd", err,
-					sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_conf_set(c, "compression.type", "brotli", err,
-					sizeof(err)),
-			 FLUXO_ERR__INVALID_ARG);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "compression.type", "zstd", err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "compression.type", "brotli", err, sizeof(err)),
+	    FLUXO_ERR__INVALID_ARG);
 	ck_assert_ptr_nonnull(strstr(err, "brotli"));
 	expect(c, "compression.type", "zstd");
 
-	ck_assert_int_eq(fluxo_conf_set(c, "linger.ms", "five", err,
-					sizeof(err)),
-			 FLUXO_ERR__INVALID_ARG);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "linger.ms", "five", err, sizeof(err)),
+	    FLUXO_ERR__INVALID_ARG);
 	ck_assert_ptr_nonnull(strstr(err, "linger.ms"));
-	ck_assert_int_eq(fluxo_conf_set(c, "linger.ms", "-3", err,
-					sizeof(err)),
+	ck_assert_int_eq(fluxo_conf_set(c, "linger.ms", "-3", err, sizeof(err)),
 			 FLUXO_ERR__INVALID_ARG);
-	ck_assert_int_eq(fluxo_conf_set(c, "check.crcs", "maybe", err,
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "check.crcs", "maybe", err, sizeof(err)),
+	    FLUXO_ERR__INVALID_ARG);
+	ck_assert_int_eq(fluxo_conf_set(c, "auto.offset.reset", "earliest", err,
 					sizeof(err)),
-			 FLUXO_ERR__INVALID_ARG);
-	ck_assert_int_eq(fluxo_conf_set(c, "auto.offset.reset", "earliest",
-					err, sizeof(err)), 0);
+			 0);
 
 	/* An unknown name lists the known ones. */
 	ck_assert_int_eq(fluxo_conf_set(c, "linger", "5", err, sizeof(err)),
@@ -102,11 +100,11 @@ START_TEST(test_set_and_refuse)
 			 FLUXO_ERR__INVALID_ARG);
 
 	/* dup is deep. */
-	ck_assert_int_eq(fluxo_conf_set(c, "client.id", "one", err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "client.id", "one", err, sizeof(err)), 0);
 	d = fluxo_conf_dup(c);
-	ck_assert_int_eq(fluxo_conf_set(c, "client.id", "two", err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "client.id", "two", err, sizeof(err)), 0);
 	expect(d, "client.id", "one");
 	expect(d, "compression.type", "zstd");
 	fluxo_conf_destroy(d);
@@ -152,39 +150,48 @@ START_TEST(test_rules_and_bootstrap)
 	/* Not host:port. */
 	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers",
 					"localhost:9092,nohostport", err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			 0);
 	ck_assert_ptr_null(fluxo_consumer_new(c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "nohostport"));
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers",
-					"localhost:abc", err, sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", "localhost:abc",
+					err, sizeof(err)),
+			 0);
 	ck_assert_ptr_null(fluxo_admin_new(c, err, sizeof(err)));
 	/* Idempotence needs acks=all. */
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers",
-					"127.0.0.1:1", err, sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_conf_set(c, "enable.idempotence", "true", err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", "127.0.0.1:1",
+					err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "enable.idempotence", "true", err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(fluxo_conf_set(c, "acks", "1", err, sizeof(err)), 0);
 	ck_assert_ptr_null(fluxo_producer_new(c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "acks"));
 	fluxo_conf_destroy(c);
 	/* ... and max.in.flight <= 5. */
 	c = fluxo_conf_new();
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers",
-					"127.0.0.1:1", err, sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_conf_set(c, "enable.idempotence", "true", err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", "127.0.0.1:1",
+					err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "enable.idempotence", "true", err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(fluxo_conf_set(c,
 					"max.in.flight.requests.per.connection",
-					"6", err, sizeof(err)), 0);
+					"6", err, sizeof(err)),
+			 0);
 	ck_assert_ptr_null(fluxo_producer_new(c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "max.in.flight"));
 	fluxo_conf_destroy(c);
 	/* An explicit delivery.timeout.ms below linger + request timeout. */
 	c = fluxo_conf_new();
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers",
-					"127.0.0.1:1", err, sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_conf_set(c, "delivery.timeout.ms", "1000", err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", "127.0.0.1:1",
+					err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "delivery.timeout.ms", "1000", err, sizeof(err)),
+	    0);
 	ck_assert_ptr_null(fluxo_producer_new(c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "delivery.timeout.ms"));
 	fluxo_conf_destroy(c);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,25 @@ static void teardown(void)
 	mock_stop(&mock);
 }
 
+/* Reads a mock counter under the mock's lock. */
+static int locked(const int *field)
+{
+	int v;
+
+	pthread_mutex_lock(&mock.lock);
+	v = *field;
+	pthread_mutex_unlock(&mock.lock);
+	return v;
+}
+
 static fluxo_conf_t *conf_for(const struct mock_broker *m)
 {
 	fluxo_conf_t *c = fluxo_conf_new();
 	char bs[64], err[256];
 
 	mock_bootstrap(m, bs, sizeof(bs));
-	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", bs, err,
-					sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_conf_set(c, "bootstrap.servers", bs, err, sizeof(err)), 0);
 	return c;
 }
 
@@ -87,8 +99,7 @@ static void dr_cb(const fluxo_delivery_t *dr, void *opaque)
 	d->ok++;
 	if (dr->partition >= 0 && dr->partition < 4 &&
 	    d->cnt[dr->partition] < 20000)
-		d->offsets[dr->partition][d->cnt[dr->partition]++] =
-			dr->offset;
+		d->offsets[dr->partition][d->cnt[dr->partition]++] = dr->offset;
 	if (dr->latency_us > d->max_latency_us)
 		d->max_latency_us = dr->latency_us;
 	ck_assert_ptr_eq(dr->msg_opaque, (void *)0x1234);
@@ -113,8 +124,7 @@ static void produce_n(fluxo_producer_t *p, const char *topic, int32_t part,
 	for (int i = 0; i < n; i++) {
 		int len = snprintf(val, sizeof(val), "value-%06d", first + i);
 		int rc = fluxo_produce(p, topic, part, NULL, 0, val,
-				       (size_t)len, NULL, 0, 0,
-				       (void *)0x1234);
+				       (size_t)len, NULL, 0, 0, (void *)0x1234);
 
 		ck_assert_int_eq(rc, 0);
 	}
@@ -134,7 +144,80 @@ START_TEST(test_produce_in_order)
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 5000);
 	ck_assert_uint_eq(fluxo_producer_outq_len(p), 0);
 	/* Batching: far fewer requests than records. */
-	ck_assert_int_lt(mock.produce_requests, 5000);
+	ck_assert_int_lt(locked(&mock.produce_requests), 5000);
+	fluxo_producer_destroy(p);
+	free(d);
+}
+END_TEST
+
+struct burst_arg {
+	fluxo_producer_t *p;
+	int n;
+};
+
+static void *burst_thread(void *arg)
+{
+	struct burst_arg *a = arg;
+
+	for (int i = 0; i < a->n; i++) {
+		fluxo_produce(a->p, "t3", i % 3, NULL, 0, "v", 1, NULL, 0, 0,
+			      (void *)0x1234);
+		if (i % 50 == 0)
+			usleep(200);
+	}
+	return NULL;
+}
+
+/* Several threads produce at once: every record is delivered, and none
+ * waits long (a missed wake-up of the I/O thread shows as ~1 s). */
+START_TEST(test_produce_threads_no_stall)
+{
+	struct drs *d = calloc(1, sizeof(*d));
+	fluxo_producer_t *p = producer(conf_for(&mock), d);
+	struct burst_arg a = {p, 3000};
+	pthread_t th[3];
+
+	ck_assert_int_eq(fluxo_producer_partition_count(p, "t3", 5000), 3);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, burst_thread, &a);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(fluxo_producer_flush(p, 10000), 0);
+	ck_assert_int_eq(d->ok, 9000);
+	ck_assert_msg(d->max_latency_us < 500000, "a record waited %lld us",
+		      (long long)d->max_latency_us);
+	fluxo_producer_destroy(p);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_produce_linger)
+{
+	struct drs *d = calloc(1, sizeof(*d));
+	fluxo_conf_t *c = conf_for(&mock);
+	fluxo_producer_t *p;
+	int64_t t0;
+	int before;
+
+	set(c, "linger.ms", "150");
+	p = producer(c, d);
+	ck_assert_int_eq(fluxo_producer_partition_count(p, "t1", 5000), 1);
+	before = locked(&mock.produce_requests);
+	produce_n(p, "t1", 0, 10, 0);
+	usleep(50000);
+	/* Still lingering: nothing sent yet. */
+	ck_assert_int_eq(locked(&mock.produce_requests), before);
+	for (int i = 0; i < 50 && d->ok + d->failed < 10; i++)
+		fluxo_producer_poll(p, 100);
+	ck_assert_int_eq(d->ok, 10);
+	ck_assert_int_eq(locked(&mock.produce_requests), before + 1);
+	ck_assert_int_ge(d->max_latency_us, 140000);
+	/* flush does not wait for linger.ms. */
+	produce_n(p, "t1", 0, 5, 10);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
+	ck_assert_int_lt(clock_mono_ms() - t0, 120);
+	ck_assert_int_eq(d->ok, 15);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -149,8 +232,8 @@ START_TEST(test_produce_keys_and_sticky)
 	ck_assert_int_eq(fluxo_producer_partition_count(p, "t3", 5000), 3);
 	/* The same key always lands on the same partition. */
 	for (int i = 0; i < 30; i++) {
-		rc = fluxo_produce(p, "t3", FLUXO_PARTITION_UA, "key-a", 5,
-				   "v", 1, NULL, 0, 0, (void *)0x1234);
+		rc = fluxo_produce(p, "t3", FLUXO_PARTITION_UA, "key-a", 5, "v",
+				   1, NULL, 0, 0, (void *)0x1234);
 		ck_assert_int_eq(rc, 0);
 	}
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
@@ -189,7 +272,7 @@ START_TEST(test_produce_acks0)
 	for (int i = 0; i < 100 && mock_log_end(&mock, "t1", 0) < 100; i++)
 		usleep(10000);
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 100);
-	ck_assert_int_eq(mock.last_acks, 0);
+	ck_assert_int_eq(locked(&mock.last_acks), 0);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -269,13 +352,14 @@ START_TEST(test_produce_idempotent)
 	produce_n(p, "t1", 0, 1000, 0);
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
 	ck_assert_int_eq(d->ok, 1000);
-	ck_assert_int_eq(mock.last_acks, -1);
+	ck_assert_int_eq(locked(&mock.last_acks), -1);
 	/* Batches carry the producer id and consecutive sequences. */
 	{
 		struct mock_part *part = &mock.topics[0].parts[0];
 		size_t pos = 0;
 		int32_t seq = 0;
 
+		pthread_mutex_lock(&mock.lock);
 		while (pos < part->log.len) {
 			struct batch_header h;
 
@@ -286,6 +370,7 @@ START_TEST(test_produce_idempotent)
 			seq += h.records_count;
 			pos += batch_total_size(&h);
 		}
+		pthread_mutex_unlock(&mock.lock);
 		ck_assert_int_eq(seq, 1000);
 	}
 	fluxo_producer_destroy(p);
@@ -309,7 +394,7 @@ START_TEST(test_produce_idempotent_retry)
 	pthread_mutex_lock(&mock.lock);
 	mock.produce_errors = 1;
 	mock.produce_error_code = FLUXO_ERR_NOT_ENOUGH_REPLICAS;
-	mock.produce_delay_ms = 2;	/* let requests pile up */
+	mock.produce_delay_ms = 2; /* let requests pile up */
 	pthread_mutex_unlock(&mock.lock);
 	for (int round = 0; round < 5; round++) {
 		produce_n(p, "t1", 0, 2000, 10 + round * 2000);
@@ -325,7 +410,7 @@ START_TEST(test_produce_idempotent_retry)
 	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 10010);
 	/* The broker saw requests behind a failed one, out of order, and
 	 * the producer resent them in order. */
-	ck_assert_int_gt(mock.produce_requests, 20);
+	ck_assert_int_gt(locked(&mock.produce_requests), 20);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -343,13 +428,13 @@ START_TEST(test_produce_unknown_topic)
 	set(c, "retry.backoff.ms", "50");
 	p = producer(c, d);
 	t0 = clock_mono_ms();
-	rc = fluxo_produce(p, "nope", FLUXO_PARTITION_UA, NULL, 0, "v", 1,
-			   NULL, 0, 0, NULL);
+	rc = fluxo_produce(p, "nope", FLUXO_PARTITION_UA, NULL, 0, "v", 1, NULL,
+			   0, 0, NULL);
 	ck_assert_int_eq(rc, FLUXO_ERR__UNKNOWN_TOPIC);
 	ck_assert_int_ge(clock_mono_ms() - t0, 450);
 	ck_assert_int_lt(clock_mono_ms() - t0, 3000);
 	/* Metadata was asked again while waiting. */
-	ck_assert_int_gt(mock.metadata_requests, 3);
+	ck_assert_int_gt(locked(&mock.metadata_requests), 3);
 	/* The broker's explanation reaches the delivery report. */
 	ck_assert_int_eq(fluxo_producer_poll(p, 1000), 1);
 	ck_assert_int_eq(d->failed, 1);
@@ -362,7 +447,7 @@ END_TEST
 
 START_TEST(test_produce_codecs)
 {
-	static const char *const codecs[] = { "gzip", "snappy", "lz4", "zstd" };
+	static const char *const codecs[] = {"gzip", "snappy", "lz4", "zstd"};
 	fluxo_conf_t *cc;
 	fluxo_consumer_t *cons;
 	const fluxo_message_t *m;
@@ -385,8 +470,8 @@ START_TEST(test_produce_codecs)
 	cc = conf_for(&mock);
 	cons = fluxo_consumer_new(cc, err, sizeof(err));
 	ck_assert_msg(cons != NULL, "%s", err);
-	ck_assert_int_eq(fluxo_consumer_assign(cons, "t1", 0,
-					       FLUXO_OFFSET_BEGINNING), 0);
+	ck_assert_int_eq(
+	    fluxo_consumer_assign(cons, "t1", 0, FLUXO_OFFSET_BEGINNING), 0);
 	while (seen < 2000 && (m = fluxo_consumer_poll(cons, 5000)) != NULL) {
 		char want[32];
 
@@ -408,7 +493,7 @@ START_TEST(test_consume_seek)
 	fluxo_producer_t *p = producer(conf_for(&mock), d);
 	fluxo_consumer_t *c;
 	const fluxo_message_t *m;
-	fluxo_header_t hdrs[2] = { { "h1", 2, "v1", 2 }, { "h2", 2, NULL, 0 } };
+	fluxo_header_t hdrs[2] = {{"h1", 2, "v1", 2}, {"h2", 2, NULL, 0}};
 	fluxo_header_t got;
 	char err[512];
 	int64_t pos;
@@ -417,10 +502,10 @@ START_TEST(test_consume_seek)
 		char v[16];
 		int len = snprintf(v, sizeof(v), "%d", i);
 
-		ck_assert_int_eq(fluxo_produce(p, "t1", 0, "k", 1, v,
-					       (size_t)len, hdrs, 2,
-					       1000000 + i * 10,
-					       (void *)0x1234), 0);
+		ck_assert_int_eq(
+		    fluxo_produce(p, "t1", 0, "k", 1, v, (size_t)len, hdrs, 2,
+				  1000000 + i * 10, (void *)0x1234),
+		    0);
 	}
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
 	c = fluxo_consumer_new(conf_for(&mock), err, sizeof(err));
@@ -447,14 +532,12 @@ START_TEST(test_consume_seek)
 	m = fluxo_consumer_poll(c, 5000);
 	ck_assert_int_eq(m->offset, 7);
 	/* By timestamp. */
-	ck_assert_int_eq(fluxo_consumer_seek_timestamp(c, "t1", 0, 1000555),
-			 0);
+	ck_assert_int_eq(fluxo_consumer_seek_timestamp(c, "t1", 0, 1000555), 0);
 	m = fluxo_consumer_poll(c, 5000);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->offset, 56);
 	/* To the end: nothing more arrives. */
-	ck_assert_int_eq(fluxo_consumer_seek(c, "t1", 0, FLUXO_OFFSET_END),
-			 0);
+	ck_assert_int_eq(fluxo_consumer_seek(c, "t1", 0, FLUXO_OFFSET_END), 0);
 	ck_assert_int_eq(fluxo_consumer_position(c, "t1", 0, &pos), 0);
 	ck_assert_int_eq(pos, 100);
 	ck_assert_ptr_null(fluxo_consumer_poll(c, 300));
@@ -529,7 +612,7 @@ START_TEST(test_consume_multi_partition)
 	fluxo_producer_t *p = producer(conf_for(&mock), d);
 	fluxo_consumer_t *c;
 	const fluxo_message_t *m;
-	int64_t next[3] = { 0, 0, 0 };
+	int64_t next[3] = {0, 0, 0};
 	char err[512];
 	int n = 0;
 
@@ -537,8 +620,8 @@ START_TEST(test_consume_multi_partition)
 		produce_n(p, "t3", part, 300, 0);
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
 	c = fluxo_consumer_new(conf_for(&mock), err, sizeof(err));
-	ck_assert_int_eq(fluxo_consumer_assign(c, "t3", -1,
-					       FLUXO_OFFSET_BEGINNING), 0);
+	ck_assert_int_eq(
+	    fluxo_consumer_assign(c, "t3", -1, FLUXO_OFFSET_BEGINNING), 0);
 	while (n < 900 && (m = fluxo_consumer_poll(c, 5000)) != NULL) {
 		ck_assert_int_eq(m->err, 0);
 		ck_assert_int_eq(m->offset, next[m->partition]);
@@ -558,17 +641,17 @@ START_TEST(test_admin)
 {
 	fluxo_admin_t *a;
 	fluxo_metadata_t *md;
-	fluxo_new_topic_t nt = { 0 };
+	fluxo_new_topic_t nt = {0};
 	fluxo_config_entry_t *ents;
-	const char *names[] = { "x.y" }, *vals[] = { "z" };
+	const char *names[] = {"x.y"}, *vals[] = {"z"};
 	size_t cnt;
 	int64_t off;
 	char err[512];
 
 	a = fluxo_admin_new(conf_for(&mock), err, sizeof(err));
 	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(fluxo_admin_metadata(a, NULL, 0, 5000, &md, err,
-					      sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_admin_metadata(a, NULL, 0, 5000, &md, err, sizeof(err)), 0);
 	ck_assert_int_eq(md->broker_cnt, 1);
 	ck_assert_int_eq(md->topic_cnt, 2);
 	ck_assert_str_eq(md->topics[0].name, "t1");
@@ -580,25 +663,26 @@ START_TEST(test_admin)
 	nt.name = "fresh";
 	nt.num_partitions = 4;
 	nt.replication_factor = 1;
-	ck_assert_int_eq(fluxo_admin_create_topic(a, &nt, false, 5000, err,
-						  sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_admin_create_topic(a, &nt, false, 5000, err,
-						  sizeof(err)),
-			 FLUXO_ERR_TOPIC_ALREADY_EXISTS);
+	ck_assert_int_eq(
+	    fluxo_admin_create_topic(a, &nt, false, 5000, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_admin_create_topic(a, &nt, false, 5000, err, sizeof(err)),
+	    FLUXO_ERR_TOPIC_ALREADY_EXISTS);
 	ck_assert_ptr_nonnull(strstr(err, "already exists"));
-	ck_assert_int_eq(fluxo_admin_create_partitions(a, "fresh", 6, 5000,
-						       err, sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_admin_create_partitions(a, "fresh", 2, 5000,
-						       err, sizeof(err)),
+	ck_assert_int_eq(fluxo_admin_create_partitions(a, "fresh", 6, 5000, err,
+						       sizeof(err)),
+			 0);
+	ck_assert_int_eq(fluxo_admin_create_partitions(a, "fresh", 2, 5000, err,
+						       sizeof(err)),
 			 FLUXO_ERR_INVALID_PARTITIONS);
-	ck_assert_int_eq(fluxo_admin_alter_configs(a, FLUXO_RESOURCE_TOPIC,
-						   "fresh", names, vals, 1,
-						   NULL, 0, false, 5000, err,
-						   sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_admin_describe_configs(a, FLUXO_RESOURCE_TOPIC,
-						      "fresh", false, 5000,
-						      &ents, &cnt, err,
-						      sizeof(err)), 0);
+	ck_assert_int_eq(fluxo_admin_alter_configs(
+			     a, FLUXO_RESOURCE_TOPIC, "fresh", names, vals, 1,
+			     NULL, 0, false, 5000, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(fluxo_admin_describe_configs(
+			     a, FLUXO_RESOURCE_TOPIC, "fresh", false, 5000,
+			     &ents, &cnt, err, sizeof(err)),
+			 0);
 	ck_assert_uint_eq(cnt, 2);
 	ck_assert_str_eq(ents[1].name, "x.y");
 	ck_assert_str_eq(ents[1].value, "z");
@@ -613,17 +697,18 @@ START_TEST(test_admin)
 	fluxo_config_entries_destroy(ents, cnt);
 	ck_assert_int_eq(fluxo_admin_list_offset(a, "fresh", 5,
 						 FLUXO_OFFSET_END, 5000, &off,
-						 err, sizeof(err)), 0);
+						 err, sizeof(err)),
+			 0);
 	ck_assert_int_eq(off, 0);
 	ck_assert_int_eq(fluxo_admin_list_offset(a, "fresh", 9,
 						 FLUXO_OFFSET_END, 5000, &off,
 						 err, sizeof(err)),
 			 FLUXO_ERR__UNKNOWN_PARTITION);
-	ck_assert_int_eq(fluxo_admin_delete_topic(a, "fresh", 5000, err,
-						  sizeof(err)), 0);
-	ck_assert_int_eq(fluxo_admin_delete_topic(a, "fresh", 5000, err,
-						  sizeof(err)),
-			 FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	ck_assert_int_eq(
+	    fluxo_admin_delete_topic(a, "fresh", 5000, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    fluxo_admin_delete_topic(a, "fresh", 5000, err, sizeof(err)),
+	    FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	fluxo_admin_destroy(a);
 }
 END_TEST
@@ -705,9 +790,9 @@ START_TEST(test_silent_broker)
 	c = conf_for(&mock);
 	a = fluxo_admin_new(c, err, sizeof(err));
 	t0 = clock_mono_ms();
-	ck_assert_int_eq(fluxo_admin_metadata(a, NULL, 0, 400, &md, err,
-					      sizeof(err)),
-			 FLUXO_ERR__TIMED_OUT);
+	ck_assert_int_eq(
+	    fluxo_admin_metadata(a, NULL, 0, 400, &md, err, sizeof(err)),
+	    FLUXO_ERR__TIMED_OUT);
 	ck_assert_int_lt(clock_mono_ms() - t0, 2000);
 	fluxo_admin_destroy(a);
 	free(d);
@@ -786,7 +871,7 @@ START_TEST(test_request_encoding)
 	struct frame_info fi;
 	struct req *r1, *r2;
 	struct buf all = BUF_INIT;
-	char *topics[] = { "a", "b" };
+	char *topics[] = {"a", "b"};
 
 	memset(&cl, 0, sizeof(cl));
 	cl.conf.client_id = "tester";
@@ -828,8 +913,7 @@ START_TEST(test_request_encoding)
 	ck_assert_int_eq(back->body_case, FLUXO__REQUEST__BODY_METADATA);
 	ck_assert_uint_eq(back->metadata->n_topics, 2);
 	ck_assert_str_eq(back->metadata->topics[1], "b");
-	ck_assert(memcmp(all.data + 8 + fi.head_len + 50, payload[5], 10) ==
-		  0);
+	ck_assert(memcmp(all.data + 8 + fi.head_len + 50, payload[5], 10) == 0);
 	fluxo__request__free_unpacked(back, NULL);
 	buf_free(&all);
 	req_free(r1);
@@ -854,12 +938,12 @@ START_TEST(test_response_detach)
 	r.frame_owned = false;
 	d = resp_detach(&r);
 	ck_assert_ptr_nonnull(d);
-	ck_assert_ptr_ne(d->frame, frame.data);	/* copied: not owned */
+	ck_assert_ptr_ne(d->frame, frame.data); /* copied: not owned */
 	ck_assert_int_eq(d->head->correlation_id, 9);
 	ck_assert_str_eq(d->head->error_message, "go elsewhere");
 	ck_assert_uint_eq(d->payload_len, 5);
 	ck_assert(memcmp(d->payload, "12345", 5) == 0);
-	ck_assert_ptr_eq(resp_detach(d), d);	/* already detached */
+	ck_assert_ptr_eq(resp_detach(d), d); /* already detached */
 	resp_free(d);
 	/* An owned frame moves instead of being copied. */
 	r.frame_owned = true;
@@ -881,6 +965,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_produce_in_order);
+	tcase_add_test(tc, test_produce_threads_no_stall);
+	tcase_add_test(tc, test_produce_linger);
 	tcase_add_test(tc, test_produce_keys_and_sticky);
 	tcase_add_test(tc, test_produce_acks0);
 	tcase_add_test(tc, test_produce_retry);

@@ -25,11 +25,12 @@ static void add_batch(struct buf *out, int codec, int64_t base, int n)
 
 	ck_assert_int_eq(batch_builder_begin(&bb, codec), 0);
 	for (int i = 0; i < n; i++) {
-		int len = snprintf(v, sizeof(v), "v%lld",
-				   (long long)(base + i));
+		int len =
+		    snprintf(v, sizeof(v), "v%lld", (long long)(base + i));
 
-		ck_assert_int_eq(batch_builder_add(&bb, 5000 + base + i, "k",
-						   1, v, len, NULL, 0), 0);
+		ck_assert_int_eq(batch_builder_add(&bb, 5000 + base + i, "k", 1,
+						   v, len, NULL, 0),
+				 0);
 	}
 	ck_assert_int_eq(batch_builder_finish(&bb, -1, -1, -1, -1), 0);
 	batch_set_base_offset(bb.out.data, base);
@@ -44,7 +45,7 @@ static char errbuf[256];
 static int drain(const struct buf *data, int64_t *position, int64_t *first,
 		 int64_t *last)
 {
-	struct fpart part = { 0 };
+	struct fpart part = {0};
 	int n = 0, rc;
 
 	part.data = data->data;
@@ -149,7 +150,7 @@ START_TEST(test_control_batch_skipped)
 	}
 	pos = 0;
 	{
-		struct fpart part = { 0 };
+		struct fpart part = {0};
 		int64_t seen[8];
 		int n = 0;
 
@@ -193,7 +194,7 @@ START_TEST(test_corrupt_crc)
 	ck_assert_int_eq(msg.partition, 3);
 	/* Without check.crcs the bytes are not verified. */
 	{
-		struct fpart part = { 0 };
+		struct fpart part = {0};
 		int n = 0;
 
 		pos = 0;

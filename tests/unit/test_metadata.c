@@ -91,7 +91,7 @@ START_TEST(test_update_and_lookup)
 	ck_assert_str_eq(md.cluster_id, "c1");
 	ck_assert_int_eq(md.controller_id, 2);
 	ck_assert_int_eq(md.broker_cnt, 2);
-	ck_assert_int_eq(md.brokers[0].id, 1);	/* sorted */
+	ck_assert_int_eq(md.brokers[0].id, 1); /* sorted */
 	ck_assert_str_eq(md_broker_find(&md, 3)->host, "h3");
 	ck_assert_int_eq(md_broker_find(&md, 3)->port, 9093);
 	ck_assert_ptr_null(md_broker_find(&md, 2));
@@ -99,7 +99,7 @@ START_TEST(test_update_and_lookup)
 	t = md_topic_find(&md, "orders");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(t->part_cnt, 3);
-	ck_assert_int_eq(t->parts[0].id, 0);	/* sorted */
+	ck_assert_int_eq(t->parts[0].id, 0); /* sorted */
 	p = md_partition_find(t, 2);
 	ck_assert_int_eq(p->leader, 3);
 	ck_assert_int_eq(p->isr_cnt, 2);
@@ -138,7 +138,7 @@ END_TEST
 
 START_TEST(test_many_topics_sorted)
 {
-	static const char *const names[] = { "m", "b", "z", "a" };
+	static const char *const names[] = {"m", "b", "z", "a"};
 	struct md_cache md;
 	struct mdb b;
 
@@ -166,7 +166,7 @@ START_TEST(test_refused)
 	mdb_init(&b);
 	mdb_topic(&b, "dup", 0, 2, 0);
 	b.pm[0][1].partition = 1;
-	b.pm[0][0].partition = 1;	/* two partitions numbered 1 */
+	b.pm[0][0].partition = 1; /* two partitions numbered 1 */
 	ck_assert_int_eq(md_cache_update(&md, &b.r, false), ERR_PROTO);
 	ck_assert_ptr_null(md_topic_find(&md, "dup"));
 	b.pm[0][0].partition = -4;
