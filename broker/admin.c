@@ -78,11 +78,11 @@ static bool pred_ready(const struct md_snapshot *s, void *arg)
 	return md_topic_ready(s, ra->topic, ra->partitions);
 }
 
+/* Deleted: every replica answered StopReplica and the controller dropped
+ * the topic from the cluster metadata (Kafka's DelayedDeleteTopics). */
 static bool pred_gone(const struct md_snapshot *s, void *arg)
 {
-	const struct md_topic *t = md_find_topic(s, arg);
-
-	return !t || t->deleting;
+	return md_find_topic(s, arg) == NULL;
 }
 
 static int64_t deadline_of(int32_t timeout_ms)

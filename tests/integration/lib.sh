@@ -180,7 +180,7 @@ cleanup() {
   done
   [ -f "$T/zk/servers" ] && "$top_srcdir/deploy/zk-local" stop "$T/zk" || true
   if ! check_sanitizers; then rc=1; fi
-  if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then rm -rf "$T"; else log "kept $T for inspection"; fi
+  if [ -z "${FLUXO_KEEP:-}" ] && { [ $rc -eq 0 ] || [ $rc -eq 77 ]; }; then rm -rf "$T"; else log "kept $T for inspection"; fi
   exit $rc
 }
 trap cleanup EXIT
