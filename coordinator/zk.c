@@ -387,18 +387,39 @@ static void renew(zk_session_t *zs)
 static void handle_state(zk_session_t *zs, const struct sess_ev *ev)
 {
 	bool first = false, expired = false, lost = false;
+	bool up = ev->state == ZOO_CONNECTED_STATE ||
+		  ev->state == ZOO_READONLY_STATE;
+	clientid_t cid = { 0 };
+	bool have_cid = false;
 	uint64_t gen;
+	int to = 0;
 
+	/* Read the session id before announcing the connection, so that a
+	 * caller woken by the announcement sees it. */
+	if (up) {
+		zhandle_t *zh = zh_acquire(zs);
+		const clientid_t *c = zh ? zoo_client_id(zh) : NULL;
+
+		if (c) {
+			cid = *c;
+			have_cid = true;
+		}
+		to = zh ? zoo_recv_timeout(zh) : 0;
+		zh_release(zs);
+	}
 	pthread_mutex_lock(&zs->mu);
 	gen = zs->gen;
 	if (ev->gen != gen) {
 		pthread_mutex_unlock(&zs->mu);
 		return;
 	}
-	if (ev->state == ZOO_CONNECTED_STATE ||
-	    ev->state == ZOO_READONLY_STATE) {
+	if (up) {
 		zs->connected = true;
 		first = !zs->announced;
+		if (have_cid)
+			zs->cid = cid;
+		if (to > 0)
+			zs->negotiated_timeout = to;
 		zs->announced = true;
 	} else if (ev->state == ZOO_EXPIRED_SESSION_STATE ||
 		   ev->state == ZOO_AUTH_FAILED_STATE) {
@@ -413,23 +434,11 @@ static void handle_state(zk_session_t *zs, const struct sess_ev *ev)
 	pthread_cond_broadcast(&zs->cv);
 	pthread_mutex_unlock(&zs->mu);
 
-	if (ev->state == ZOO_CONNECTED_STATE ||
-	    ev->state == ZOO_READONLY_STATE) {
-		zhandle_t *zh = zh_acquire(zs);
-		const clientid_t *cid = zh ? zoo_client_id(zh) : NULL;
-		int to = zh ? zoo_recv_timeout(zh) : 0;
-
-		pthread_mutex_lock(&zs->mu);
-		if (cid && zs->gen == gen)
-			zs->cid = *cid;
-		if (to > 0)
-			zs->negotiated_timeout = to;
-		pthread_mutex_unlock(&zs->mu);
-		zh_release(zs);
+	if (up) {
 		if (first) {
 			log_info(
 			    FAC, "session 0x%llx established (timeout %d ms)",
-			    (unsigned long long)(cid ? cid->client_id : 0), to);
+			    (unsigned long long)cid.client_id, to);
 			dispatch(zs, gen > 1 ? ZK_EVENT_NEW_SESSION
 					     : ZK_EVENT_CONNECTED);
 		} else {
