@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/topic_conf.h"
+#include "topic_metrics.h"
 #include "fluxo.pb-c.h"
 
 #define PARTITION_MAX_WORKERS 64
@@ -69,6 +70,7 @@ struct partition {
 	int n_proposed_isr;
 	struct topic_conf conf;
 	bool deleted;
+	struct topic_metrics tm;	/* set at creation, then read-only */
 
 	/* Purgatory wake-up plumbing (see purgatory.c). */
 	atomic_uint_fast64_t waiter_mask;
