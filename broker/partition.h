@@ -68,6 +68,7 @@ struct partition {
 	bool alter_isr_inflight;
 	int32_t *proposed_isr;		/* while alter_isr_inflight */
 	int n_proposed_isr;
+	uint64_t isr_proposal_gen;	/* bumped by each proposal */
 	struct topic_conf conf;
 	bool deleted;
 	struct topic_metrics tm;	/* set at creation, then read-only */
