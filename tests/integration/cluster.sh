@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cluster.sh - for integration tests that use deploy/fluxo-cluster
 # (sourced, bash; sources lib.sh). Provides:
 #   FC                          the deploy/fluxo-cluster script

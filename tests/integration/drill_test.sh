@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # drill_test.sh SCENARIO [fluxo-cluster up options...] - one failover
 # drill (deploy/drill) as a test, against a fresh local cluster of three
 # brokers with a 3 s ZooKeeper session timeout, a few seconds of load.
