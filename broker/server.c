@@ -1160,10 +1160,16 @@ void server_destroy(struct server *srv)
 
 		for (m = w->inbox_head; m; m = next) {
 			next = m->next;
-			/* Undelivered messages: new sockets are closed;
-			 * other owners were stopped before the server. */
+			/* Undelivered messages: new sockets are closed; a
+			 * response finished off the worker after it stopped
+			 * (a task queue drained at shutdown) belongs to a
+			 * closed connection, so delivering it only frees it
+			 * and the connection's last reference; other owners
+			 * were stopped before the server. */
 			if (m->fn == worker_adopt)
 				close((int)(intptr_t)m->arg);
+			else if (m->fn == complete_packed)
+				complete_packed(w, m->arg);
 			free(m);
 		}
 		if (w->inbox_ev)
