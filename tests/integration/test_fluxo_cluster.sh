@@ -70,7 +70,7 @@ wait_until 30 bash -c "[ -z \"\$('$top_builddir/tools/fluxo-topics' --bootstrap-
 # The controller is one of the brokers; logs shows a broker's log.
 c=$("$FC" controller) || fail "no controller"
 [[ "$c" =~ ^[123]$ ]] || fail "controller '$c'"
-"$FC" logs 1 | grep -q "broker 1 started" || fail "logs 1 lacks the start line"
+"$FC" logs 1 >"$T/log1" && grep -q "broker 1 started" "$T/log1" || fail "logs 1 lacks the start line"
 
 # Errors: unknown broker, unknown command.
 "$FC" stop 9 2>/dev/null && fail "stop of an unknown broker succeeded"
