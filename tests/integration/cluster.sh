@@ -60,7 +60,7 @@ cluster_cleanup() {
         tail -n 30 "$f" >&2
       done
     fi
-    [ -n "${FLUXO_KEEP:-}" ] || "$FC" down >/dev/null 2>&1 || true
+    "$FC" down >/dev/null 2>&1 || true
     cluster_sanitizers || rc=1
   fi
   (exit $rc)
