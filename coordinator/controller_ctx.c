@@ -154,6 +154,7 @@ static void free_part(struct ctl_part *p)
 	free(p->removing.ids);
 	free(p->isr.ids);
 	free(p->del);
+	free(p->dropped.ids);
 }
 
 void ctl_topic_free(struct ctl_topic *t)
