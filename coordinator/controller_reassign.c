@@ -35,8 +35,8 @@
  * czxid tells a new node from a rewrite, as Kafka acts on creation only)
  * and pruned as its partitions finish; it is deleted when empty. A newer
  * request for a partition replaces the older, whichever path it came by.
- * Topics being reassigned are not deleted until the reassignment ends;
- * topics being deleted cannot be reassigned.
+ * Topics being reassigned are not deleted until the reassignment ends
+ * or is cancelled; topics being deleted cannot be reassigned.
  *
  * Every write goes through the fenced paths of controller_zk.c, so a
  * controller that lost office changes nothing. Replicas whose broker is
@@ -810,8 +810,12 @@ out:
 	return ret;
 }
 
-/* Phase A for the partitions of l. Returns ERR_FENCED or 0. */
-static int start(controller_t *ctl, struct tplist *l)
+/*
+ * Phase A for the partitions of l. Returns ERR_FENCED or 0; true in *any
+ * when a change without replicas to add or remove (a cancellation, a new
+ * order) is thereby finished.
+ */
+static int start(controller_t *ctl, struct tplist *l, bool *any)
 {
 	int *res = calloc((size_t)l->n + 1, sizeof(int));
 	int ret;
@@ -831,6 +835,8 @@ static int start(controller_t *ctl, struct tplist *l)
 			      cp->dropped.n);
 		free(cp->dropped.ids);
 		memset(&cp->dropped, 0, sizeof(cp->dropped));
+		if (!ctl_part_reassigning(cp))
+			*any = true;
 	}
 	if (ret < 0 && ret != ERR_FENCED)
 		schedule_retry(ctl);
@@ -873,7 +879,7 @@ void ctl_reassign_progress(controller_t *ctl)
 	}
 	/* Something is still running: look again at the next event. */
 	ctl->reassign_dirty = pending;
-	if (a.n > 0 && start(ctl, &a) == ERR_FENCED)
+	if (a.n > 0 && start(ctl, &a, &any) == ERR_FENCED)
 		goto out;
 	if (b.n > 0 && complete(ctl, &b, &any) == ERR_FENCED)
 		goto out;
@@ -892,12 +898,13 @@ out:
 
 /* ------------------------------------------------------------- triggers */
 
+/* A topic being deleted may only have its reassignment cancelled. */
 static struct ctl_topic *find_part(controller_t *ctl, const char *topic,
-				   int32_t p)
+				   int32_t p, bool cancel)
 {
 	struct ctl_topic *t = ctl_topic_find(ctl, topic);
 
-	if (!t || p < 0 || p >= t->n_parts || t->deleting)
+	if (!t || p < 0 || p >= t->n_parts || (t->deleting && !cancel))
 		return NULL;
 	return t;
 }
@@ -948,7 +955,7 @@ int ctl_on_reassign_znode(controller_t *ctl)
 		bool dup = false;
 
 		memset(x, 0, sizeof(*x));
-		x->t = find_part(ctl, l.v[i].topic, l.v[i].partition);
+		x->t = find_part(ctl, l.v[i].topic, l.v[i].partition, false);
 		x->p = l.v[i].partition;
 		for (int j = 0; j < n && !dup; j++)
 			dup = pl[j].t && pl[j].t == x->t && pl[j].p == x->p;
@@ -976,8 +983,10 @@ int ctl_on_reassign_znode(controller_t *ctl)
 		 ZK_PATH_REASSIGN, n, failed);
 	ret = apply_plans(ctl, pl, n);
 	/* Refused entries, and entries already in place, leave the node. */
-	if (ret == 0)
+	if (ret == 0) {
+		ctl_reassign_progress(ctl);
 		prune_znode(ctl);
+	}
 out:
 	zkdata_reassign_free(&l);
 	free(pl);
@@ -1062,7 +1071,7 @@ void ctl_handle_alter_reassignments(
 		bool cancel = rp->cancel || rp->n_replicas == 0;
 
 		x->t = find_part(ctl, rp->topic ? rp->topic : "",
-				 rp->partition);
+				 rp->partition, cancel);
 		x->p = rp->partition;
 		if (!x->t) {
 			plan_fail(x, E(UNKNOWN_TOPIC_OR_PARTITION),
