@@ -69,6 +69,10 @@ struct partition {
 	int n_proposed_isr;
 	struct topic_conf conf;
 	bool deleted;
+	/* This replica is named by the topic's leader|follower
+	 * .replication.throttled.replicas (kept in step with conf). */
+	atomic_bool throttle_leader;
+	atomic_bool throttle_follower;
 
 	/* Purgatory wake-up plumbing (see purgatory.c). */
 	atomic_uint_fast64_t waiter_mask;
@@ -169,6 +173,7 @@ struct fetch_result {
 	int64_t log_end_offset;
 	int32_t diverging_epoch;	/* -1: none */
 	int64_t diverging_end_offset;
+	int32_t throttle_ms;		/* > 0: data held back this long */
 	struct fetch_slice slice;
 };
 
@@ -176,7 +181,9 @@ struct fetch_result {
  * Reads for a Fetch (worker thread). replica_id < 0: a consumer, bounded
  * by the HW; otherwise a follower, bounded by the LEO, whose fetch offset
  * also records its progress. max_bytes bounds the slice unless min_one
- * allows one whole larger batch.
+ * allows one whole larger batch. A follower outside the ISR of a replica
+ * throttled on the leader side gets no data while the leader's throttle
+ * is in debt: fr->throttle_ms then says when to read again.
  */
 void partition_fetch(struct partition *p, int32_t replica_id,
 		     int32_t current_leader_epoch, int64_t fetch_offset,
