@@ -27,7 +27,11 @@
  *     atomic. If the final topic write fails, memory goes back to the
  *     running reassignment and B is retried (it is idempotent).
  * Cancelling is a reassignment to ORS: AR becomes the dropped set, and
- * the partition goes back to its original replicas.
+ * the partition goes back to its original replicas. Kafka recovers ORS
+ * as RS - AR, which loses its order (and so the preferred leader) when a
+ * target replica was an original one; fluxo also records ORS in its
+ * order ("original_replicas" in the topic znode), so a cancellation
+ * restores the assignment exactly, also after a fail-over.
  *
  * Requests: AlterPartitionReassignments (a target per partition, or a
  * cancellation), ListPartitionReassignments, and the legacy
@@ -125,11 +129,16 @@ static void target_of(const struct ctl_part *cp, struct idset *out)
 		  cp->removing.n);
 }
 
-/* ORS = RS - AR. */
+/* ORS = RS - AR, in the recorded original order when there is one. */
 static void origin_of(const struct ctl_part *cp, struct idset *out)
 {
 	set_minus(out, cp->replicas.ids, cp->replicas.n, cp->adding.ids,
 		  cp->adding.n);
+	if (cp->original.n == out->n &&
+	    subset(cp->original.ids, cp->original.n, out->v, out->n) &&
+	    subset(out->v, out->n, cp->original.ids, cp->original.n))
+		memcpy(out->v, cp->original.ids,
+		       (size_t)out->n * sizeof(int32_t));
 }
 
 static void fmt_ids(char *out, size_t size, const int32_t *v, int n)
@@ -164,7 +173,7 @@ struct plan {
 	char msg[200];	/* sentence when err != NONE */
 	bool changed;	/* the assignment changes (U is written) */
 	bool applied;	/* U written and in memory */
-	struct idset rs, ar, rr, dropped;
+	struct idset rs, ar, rr, orig, dropped;
 };
 
 static int plan_fail(struct plan *pl, int err, const char *fmt, ...)
@@ -251,6 +260,9 @@ static int plan_build(controller_t *ctl, struct plan *pl,
 	}
 	set_minus(&pl->ar, pl->rs.v, pl->rs.n, origin.v, origin.n);
 	set_minus(&pl->rr, pl->rs.v, pl->rs.n, trs.v, trs.n);
+	pl->orig.n = 0;
+	if (pl->ar.n > 0 || pl->rr.n > 0)
+		pl->orig = origin;
 	set_minus(&pl->dropped, cp->replicas.ids, cp->replicas.n, pl->rs.v,
 		  pl->rs.n);
 	/* New replicas must be able to start copying now. */
@@ -283,7 +295,9 @@ static int plan_build(controller_t *ctl, struct plan *pl,
 	pl->changed =
 	    !same_list(pl->rs.v, pl->rs.n, cp->replicas.ids, cp->replicas.n) ||
 	    !same_list(pl->ar.v, pl->ar.n, cp->adding.ids, cp->adding.n) ||
-	    !same_list(pl->rr.v, pl->rr.n, cp->removing.ids, cp->removing.n);
+	    !same_list(pl->rr.v, pl->rr.n, cp->removing.ids, cp->removing.n) ||
+	    !same_list(pl->orig.v, pl->orig.n, cp->original.ids,
+		       cp->original.n);
 	return E(NONE);
 }
 
@@ -291,8 +305,8 @@ static int plan_build(controller_t *ctl, struct plan *pl,
 
 struct assign_upd {
 	int p;
-	const int32_t *rs, *ar, *rr;
-	int n_rs, n_ar, n_rr;
+	const int32_t *rs, *ar, *rr, *orig;
+	int n_rs, n_ar, n_rr, n_orig;
 };
 
 /*
@@ -341,7 +355,9 @@ static int write_topic(controller_t *ctl, struct ctl_topic *t,
 			    zkdata_replicas_set(&a.adding[u[i].p], u[i].ar,
 						u[i].n_ar) < 0 ||
 			    zkdata_replicas_set(&a.removing[u[i].p], u[i].rr,
-						u[i].n_rr) < 0)
+						u[i].n_rr) < 0 ||
+			    zkdata_replicas_set(&a.original[u[i].p], u[i].orig,
+						u[i].n_orig) < 0)
 				ret = ERR_NOMEM;
 		}
 		js = ret == 0 ? zkdata_topic_encode(&a) : NULL;
@@ -613,9 +629,15 @@ static int apply_plans(controller_t *ctl, struct plan *pl, int n)
 			done[j] = true;
 			idx[k] = j;
 			u[k] = (struct assign_upd){
-			    pl[j].p,	 pl[j].rs.v, pl[j].ar.v,
-			    pl[j].rr.v,	 pl[j].rs.n, pl[j].ar.n,
-			    pl[j].rr.n,
+			    .p = pl[j].p,
+			    .rs = pl[j].rs.v,
+			    .ar = pl[j].ar.v,
+			    .rr = pl[j].rr.v,
+			    .orig = pl[j].orig.v,
+			    .n_rs = pl[j].rs.n,
+			    .n_ar = pl[j].ar.n,
+			    .n_rr = pl[j].rr.n,
+			    .n_orig = pl[j].orig.n,
 			};
 			k++;
 		}
@@ -647,7 +669,9 @@ static int apply_plans(controller_t *ctl, struct plan *pl, int n)
 			    zkdata_replicas_set(&cp->adding, x->ar.v,
 						x->ar.n) < 0 ||
 			    zkdata_replicas_set(&cp->removing, x->rr.v,
-						x->rr.n) < 0)
+						x->rr.n) < 0 ||
+			    zkdata_replicas_set(&cp->original, x->orig.v,
+						x->orig.n) < 0)
 				log_error(CTL_FAC,
 					  "out of memory applying a "
 					  "reassignment");
@@ -671,7 +695,7 @@ out:
 }
 
 struct saved {
-	struct zk_replicas rs, ar, rr;
+	struct zk_replicas rs, ar, rr, orig;
 };
 
 static void saved_free(struct saved *s)
@@ -679,6 +703,7 @@ static void saved_free(struct saved *s)
 	free(s->rs.ids);
 	free(s->ar.ids);
 	free(s->rr.ids);
+	free(s->orig.ids);
 }
 
 /* Restores a partition's running reassignment (takes s's lists). */
@@ -687,9 +712,11 @@ static void restore(struct ctl_part *cp, struct saved *s)
 	free(cp->replicas.ids);
 	free(cp->adding.ids);
 	free(cp->removing.ids);
+	free(cp->original.ids);
 	cp->replicas = s->rs;
 	cp->adding = s->ar;
 	cp->removing = s->rr;
+	cp->original = s->orig;
 	memset(s, 0, sizeof(*s));
 }
 
@@ -719,9 +746,11 @@ static int complete(controller_t *ctl, struct tplist *l, bool *any)
 		sv[i].rs = cp->replicas;
 		sv[i].ar = cp->adding;
 		sv[i].rr = cp->removing;
+		sv[i].orig = cp->original;
 		memset(&cp->replicas, 0, sizeof(cp->replicas));
 		memset(&cp->adding, 0, sizeof(cp->adding));
 		memset(&cp->removing, 0, sizeof(cp->removing));
+		memset(&cp->original, 0, sizeof(cp->original));
 		if (zkdata_replicas_set(&cp->replicas, trs.v, trs.n) < 0) {
 			restore(cp, &sv[i]);
 			done[i] = true;
@@ -758,8 +787,9 @@ static int complete(controller_t *ctl, struct tplist *l, bool *any)
 			done[j] = true;
 			idx[k] = j;
 			u[k] = (struct assign_upd){
-			    l->v[j].p, cp->replicas.ids, NULL, NULL,
-			    cp->replicas.n, 0, 0,
+			    .p = l->v[j].p,
+			    .rs = cp->replicas.ids,
+			    .n_rs = cp->replicas.n,
 			};
 			k++;
 		}

@@ -575,11 +575,14 @@ START_TEST(test_reassign_cancel)
 }
 END_TEST
 
-/* Cancelling leaves the old assignment and state in place. */
+/* Cancelling restores the old assignment, order included. */
 START_TEST(test_reassign_cancel_restores)
 {
-	static const int32_t r12[] = {1, 2}, r34[] = {3, 4}, i123[] = {1, 2, 3};
+	static const int32_t r12[] = {1, 2}, r234[] = {2, 3, 4},
+			     i123[] = {1, 2, 3};
 	controller_t *c;
+	char *data;
+	int len;
 
 	setup("ra_cancel2");
 	for (int i = 1; i <= 4; i++)
@@ -588,17 +591,29 @@ START_TEST(test_reassign_cancel_restores)
 	WAIT_UNTIL(controller_is_active(c), 10000);
 	create_topic("k", r12, 2);
 	WAIT_UNTIL(state_is("k", 0, "1/0/1,2"), 10000);
-	ck_assert_int_eq(reassign(c, "k", 0, r34, 2, NULL, 0), E(NONE));
-	ck_assert_str_eq(assignment("k", 0), "3,4,1,2|3,4|1,2");
+	ck_assert_int_eq(reassign(c, "k", 0, r234, 3, NULL, 0), E(NONE));
+	/* RS - AR is 2,1: the original order is recorded beside it. */
+	ck_assert_str_eq(assignment("k", 0), "2,3,4,1|3,4|1");
+	ck_assert_int_eq(zk_get(admin, "/brokers/topics/k", NULL, &data, &len,
+				NULL),
+			 ZOK);
+	ck_assert_ptr_nonnull(
+	    strstr(data, "\"original_replicas\":{\"0\":[1,2]}"));
+	free(data);
 	WAIT_UNTIL(state_is("k", 0, "1/1/1,2"), 10000);
 	/* 3 caught up, 4 has not: still running. */
 	ck_assert_int_eq(leader_alter_isr(c, "k", i123, 3), E(NONE));
 	WAIT_UNTIL(state_is("k", 0, "1/1/1,2,3"), 10000);
 	usleep(200 * 1000);
-	ck_assert_str_eq(list(c), "k-0:3,4,1,2|3,4|1,2");
+	ck_assert_str_eq(list(c), "k-0:2,3,4,1|3,4|1");
 
 	ck_assert_int_eq(reassign(c, "k", 0, NULL, 0, NULL, 0), E(NONE));
 	ck_assert_str_eq(assignment("k", 0), "1,2||");
+	ck_assert_int_eq(zk_get(admin, "/brokers/topics/k", NULL, &data, &len,
+				NULL),
+			 ZOK);
+	ck_assert_ptr_null(strstr(data, "original"));
+	free(data);
 	/* The added replicas leave the ISR and are deleted. */
 	WAIT_UNTIL(state_is("k", 0, "1/2/1,2"), 10000);
 	WAIT_UNTIL(fakebroker_stops(fb[3], "k", 0, true) == 1, 10000);
@@ -673,7 +688,8 @@ START_TEST(test_reassign_failover_crash_points)
 	write_znode("/brokers/topics/u",
 		    "{\"version\":2,\"partitions\":{\"0\":[2,3,1]},"
 		    "\"adding_replicas\":{\"0\":[3]},"
-		    "\"removing_replicas\":{\"0\":[1]}}");
+		    "\"removing_replicas\":{\"0\":[1]},"
+		    "\"original_replicas\":{\"0\":[1,2]}}");
 	/* Died in B: new leader and ISR written, final assignment not. */
 	write_znode("/brokers/topics/b",
 		    "{\"version\":2,\"partitions\":{\"0\":[2,3,1]},"
@@ -695,6 +711,10 @@ START_TEST(test_reassign_failover_crash_points)
 	ck_assert_str_eq(state("b", 0, NULL), "2/3/2,3");
 	WAIT_UNTIL(fakebroker_stops(fb[1], "b", 0, true) == 1, 10000);
 	ck_assert_str_eq(list(c), "u-0:2,3,1|3|1");
+	/* The successor cancels to the original order, 1 first. */
+	ck_assert_int_eq(reassign(c, "u", 0, NULL, 0, NULL, 0), E(NONE));
+	ck_assert_str_eq(assignment("u", 0), "1,2||");
+	WAIT_UNTIL(fakebroker_stops(fb[3], "u", 0, true) == 1, 10000);
 	controller_stop(c);
 	teardown();
 }
