@@ -407,6 +407,22 @@ static int leader_alter_isr(controller_t *ctl, const char *topic,
 	return ret;
 }
 
+/* path's data holds has and neither of not1, not2. */
+static bool znode_lists(const char *path, const char *has, const char *not1,
+			const char *not2)
+{
+	char *data = NULL;
+	bool ok;
+	int len;
+
+	if (zk_get(admin, path, NULL, &data, &len, NULL) != ZOK)
+		return false;
+	ok = data && strstr(data, has) && !strstr(data, not1) &&
+	     !strstr(data, not2);
+	free(data);
+	return ok;
+}
+
 static void write_znode(const char *path, const char *json)
 {
 	int rc = zk_create(admin, path, json, (int)strlen(json), 0, NULL, 0,
@@ -725,8 +741,6 @@ START_TEST(test_reassign_znode)
 {
 	static const int32_t r12[] = {1, 2}, i123[] = {1, 2, 3};
 	controller_t *c;
-	char *data;
-	int len;
 
 	setup("ra_znode");
 	for (int i = 1; i <= 3; i++)
@@ -745,12 +759,8 @@ START_TEST(test_reassign_znode)
 		    "{\"topic\":\"nope\",\"partition\":0,\"replicas\":[1]}]}");
 	WAIT_UNTIL(assignment_is("z", 0, "1,3,2|3|2"), 10000);
 	/* y was already there and nope does not exist: both pruned. */
-	WAIT_UNTIL(zk_get(admin, ZK_PATH_REASSIGN, NULL, &data, &len, NULL) ==
-			   ZOK &&
-		       !strstr(data, "nope") && !strstr(data, "\"y\"") &&
-		       strstr(data, "\"z\""),
+	WAIT_UNTIL(znode_lists(ZK_PATH_REASSIGN, "\"z\"", "nope", "\"y\""),
 		   10000);
-	free(data);
 	ck_assert_str_eq(assignment("y", 0), "1,2||");
 	WAIT_UNTIL(state_is("z", 0, "1/1/1,2"), 10000);
 	/* A rewrite of the node is not a new request. */
