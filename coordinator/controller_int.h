@@ -61,7 +61,7 @@ struct ctl_part {
 	struct zk_replicas replicas; /* assignment order */
 	struct zk_replicas adding, removing;
 	struct zk_replicas original; /* order before a reassignment */
-	bool has_state; /* state znode read or written */
+	bool has_state;		     /* state znode read or written */
 	int32_t leader;
 	int32_t leader_epoch;
 	int32_t controller_epoch;

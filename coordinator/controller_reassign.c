@@ -169,10 +169,10 @@ static void schedule_retry(controller_t *ctl)
 struct plan {
 	struct ctl_topic *t;
 	int p;
-	int err;	/* wire error; NONE to go ahead */
-	char msg[200];	/* sentence when err != NONE */
-	bool changed;	/* the assignment changes (U is written) */
-	bool applied;	/* U written and in memory */
+	int err;       /* wire error; NONE to go ahead */
+	char msg[200]; /* sentence when err != NONE */
+	bool changed;  /* the assignment changes (U is written) */
+	bool applied;  /* U written and in memory */
 	struct idset rs, ar, rr, orig, dropped;
 };
 
@@ -197,8 +197,8 @@ static int plan_fail(struct plan *pl, int err, const char *fmt, ...)
  * a non-empty list of distinct, non-negative ids whose new members are
  * live brokers.
  */
-static int plan_build(controller_t *ctl, struct plan *pl,
-		      const int32_t *target, int n, bool cancel)
+static int plan_build(controller_t *ctl, struct plan *pl, const int32_t *target,
+		      int n, bool cancel)
 {
 	struct ctl_part *cp = &pl->t->parts[pl->p];
 	struct idset origin, trs, isr_left;
@@ -623,8 +623,8 @@ static int apply_plans(controller_t *ctl, struct plan *pl, int n)
 			continue;
 		/* Every changing plan of this topic, in one write. */
 		for (int j = i; j < n; j++) {
-			if (done[j] || pl[j].t != t ||
-			    pl[j].err != E(NONE) || !pl[j].changed)
+			if (done[j] || pl[j].t != t || pl[j].err != E(NONE) ||
+			    !pl[j].changed)
 				continue;
 			done[j] = true;
 			idx[k] = j;
@@ -666,15 +666,14 @@ static int apply_plans(controller_t *ctl, struct plan *pl, int n)
 				cp->replicas.n);
 			if (zkdata_replicas_set(&cp->replicas, x->rs.v,
 						x->rs.n) < 0 ||
-			    zkdata_replicas_set(&cp->adding, x->ar.v,
-						x->ar.n) < 0 ||
+			    zkdata_replicas_set(&cp->adding, x->ar.v, x->ar.n) <
+				0 ||
 			    zkdata_replicas_set(&cp->removing, x->rr.v,
 						x->rr.n) < 0 ||
 			    zkdata_replicas_set(&cp->original, x->orig.v,
 						x->orig.n) < 0)
-				log_error(CTL_FAC,
-					  "out of memory applying a "
-					  "reassignment");
+				log_error(CTL_FAC, "out of memory applying a "
+						   "reassignment");
 			dropped_add(cp, &x->dropped);
 			cp->reassign_kick = true;
 			x->applied = true;
@@ -756,8 +755,8 @@ static int complete(controller_t *ctl, struct tplist *l, bool *any)
 			done[i] = true;
 		}
 	}
-	ret = ctl_update_partitions(ctl, l->v, l->n, decide_complete, NULL,
-				    res);
+	ret =
+	    ctl_update_partitions(ctl, l->v, l->n, decide_complete, NULL, res);
 	for (int i = 0; i < l->n; i++) {
 		if (done[i])
 			continue;
@@ -1100,8 +1099,8 @@ void ctl_handle_alter_reassignments(
 		struct plan *x = &pl[i];
 		bool cancel = rp->cancel || rp->n_replicas == 0;
 
-		x->t = find_part(ctl, rp->topic ? rp->topic : "",
-				 rp->partition, cancel);
+		x->t = find_part(ctl, rp->topic ? rp->topic : "", rp->partition,
+				 cancel);
 		x->p = rp->partition;
 		if (!x->t) {
 			plan_fail(x, E(UNKNOWN_TOPIC_OR_PARTITION),
@@ -1196,7 +1195,8 @@ void ctl_handle_list_reassignments(
 			const struct ctl_part *cp = &t->parts[p];
 			Fluxo__OngoingReassignment *o;
 
-			if (!ctl_part_reassigning(cp) || !wanted(req, t->name, p))
+			if (!ctl_part_reassigning(cp) ||
+			    !wanted(req, t->name, p))
 				continue;
 			o = arena_alloc(a, sizeof(*o));
 			if (!o) {

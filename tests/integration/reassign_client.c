@@ -40,16 +40,15 @@ static const char *bootstrap;
 
 static const char *err_name(int e)
 {
-	const ProtobufCEnumValue *v =
-	    protobuf_c_enum_descriptor_get_value(&fluxo__error_code__descriptor,
-						 e);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+	    &fluxo__error_code__descriptor, e);
 
 	return v ? v->name : "?";
 }
 
 /* One request on a fresh connection; NULL when it could not be done. */
-static Fluxo__Response *call_at(const char *host, int port,
-				Fluxo__Request *req, struct buf *rb)
+static Fluxo__Response *call_at(const char *host, int port, Fluxo__Request *req,
+				struct buf *rb)
 {
 	struct frame_info fi;
 	char errstr[256];
@@ -145,8 +144,8 @@ static int do_alter(const char *topic, int p, const char *ids)
 	if (ids) {
 		char *copy = strdup(ids), *save = NULL;
 
-		for (char *s = strtok_r(copy, ",", &save); s && rp.n_replicas < 64;
-		     s = strtok_r(NULL, ",", &save))
+		for (char *s = strtok_r(copy, ",", &save);
+		     s && rp.n_replicas < 64; s = strtok_r(NULL, ",", &save))
 			reps[rp.n_replicas++] = atoi(s);
 		free(copy);
 		rp.replicas = reps;
@@ -166,7 +165,8 @@ static int do_alter(const char *topic, int p, const char *ids)
 		goto out;
 	}
 	if (r->alter_partition_reassignments->error != E(NONE)) {
-		printf("%s\n", err_name(r->alter_partition_reassignments->error));
+		printf("%s\n",
+		       err_name(r->alter_partition_reassignments->error));
 		goto out;
 	}
 	for (size_t i = 0; i < r->alter_partition_reassignments->n_results;
@@ -199,8 +199,9 @@ static int do_list(void)
 	req.body_case = FLUXO__REQUEST__BODY_LIST_PARTITION_REASSIGNMENTS;
 	req.list_partition_reassignments = &lr;
 	r = to_controller(&req, &rb);
-	if (r && r->body_case ==
-		     FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS &&
+	if (r &&
+	    r->body_case ==
+		FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS &&
 	    r->list_partition_reassignments->error == E(NONE)) {
 		const Fluxo__ListPartitionReassignmentsResponse *l =
 		    r->list_partition_reassignments;
@@ -299,7 +300,8 @@ static int do_create(const char *topic, const char *ids, char **kv, int n_kv)
 {
 	Fluxo__Request req = FLUXO__REQUEST__INIT;
 	Fluxo__CreateTopicsRequest cr = FLUXO__CREATE_TOPICS_REQUEST__INIT;
-	Fluxo__CreatableTopic ct = FLUXO__CREATABLE_TOPIC__INIT, *cts[1] = {&ct};
+	Fluxo__CreatableTopic ct = FLUXO__CREATABLE_TOPIC__INIT,
+			      *cts[1] = {&ct};
 	Fluxo__ReplicaAssignment ra = FLUXO__REPLICA_ASSIGNMENT__INIT,
 				 *ras[1] = {&ra};
 	Fluxo__ConfigEntry ce[16], *ces[16];
@@ -375,10 +377,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "create") == 0 && argc >= 5)
 		return do_create(argv[3], argv[4], argv + 5, argc - 5);
 usage:
-	fprintf(stderr,
-		"usage: reassign_client HOST:PORT[,...] "
-		"alter TOPIC P IDS | cancel TOPIC P | list | "
-		"describe TOPIC P | broker-config NAME [VALUE] | "
-		"create TOPIC IDS [K=V...]\n");
+	fprintf(stderr, "usage: reassign_client HOST:PORT[,...] "
+			"alter TOPIC P IDS | cancel TOPIC P | list | "
+			"describe TOPIC P | broker-config NAME [VALUE] | "
+			"create TOPIC IDS [K=V...]\n");
 	return 64;
 }

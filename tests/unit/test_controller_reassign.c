@@ -425,8 +425,8 @@ static bool znode_lists(const char *path, const char *has, const char *not1,
 
 static void write_znode(const char *path, const char *json)
 {
-	int rc = zk_create(admin, path, json, (int)strlen(json), 0, NULL, 0,
-			   NULL);
+	int rc =
+	    zk_create(admin, path, json, (int)strlen(json), 0, NULL, 0, NULL);
 
 	if (rc == ZNODEEXISTS)
 		rc = zk_set(admin, path, json, (int)strlen(json), -1, NULL);
@@ -569,8 +569,8 @@ START_TEST(test_reassign_cancel)
 	WAIT_UNTIL(lai_is(3, "k", 0, "1/1/1,2/2,3,1/3/1"), 10000);
 
 	/* A topic being reassigned waits to be deleted. */
-	ck_assert_int_eq(zk_create(admin, "/admin/delete_topics/k", NULL, -1,
-				   0, NULL, 0, NULL),
+	ck_assert_int_eq(zk_create(admin, "/admin/delete_topics/k", NULL, -1, 0,
+				   NULL, 0, NULL),
 			 ZOK);
 	usleep(300 * 1000);
 	ck_assert_int_eq(fakebroker_stops(fb[1], "k", 0, true), 0);
@@ -610,9 +610,8 @@ START_TEST(test_reassign_cancel_restores)
 	ck_assert_int_eq(reassign(c, "k", 0, r234, 3, NULL, 0), E(NONE));
 	/* RS - AR is 2,1: the original order is recorded beside it. */
 	ck_assert_str_eq(assignment("k", 0), "2,3,4,1|3,4|1");
-	ck_assert_int_eq(zk_get(admin, "/brokers/topics/k", NULL, &data, &len,
-				NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_get(admin, "/brokers/topics/k", NULL, &data, &len, NULL), ZOK);
 	ck_assert_ptr_nonnull(
 	    strstr(data, "\"original_replicas\":{\"0\":[1,2]}"));
 	free(data);
@@ -625,9 +624,8 @@ START_TEST(test_reassign_cancel_restores)
 
 	ck_assert_int_eq(reassign(c, "k", 0, NULL, 0, NULL, 0), E(NONE));
 	ck_assert_str_eq(assignment("k", 0), "1,2||");
-	ck_assert_int_eq(zk_get(admin, "/brokers/topics/k", NULL, &data, &len,
-				NULL),
-			 ZOK);
+	ck_assert_int_eq(
+	    zk_get(admin, "/brokers/topics/k", NULL, &data, &len, NULL), ZOK);
 	ck_assert_ptr_null(strstr(data, "original"));
 	free(data);
 	/* The added replicas leave the ISR and are deleted. */

@@ -95,7 +95,8 @@ START_TEST(test_copy_time)
 		moved += 1 << 20;
 	}
 	ck_assert_msg(now - SEC >= 3 * SEC && now - SEC <= 4 * SEC,
-		      "20 MB at 5 MB/s took %lld ms", (long long)(now - SEC) / 1000);
+		      "20 MB at 5 MB/s took %lld ms",
+		      (long long)(now - SEC) / 1000);
 	throttle_destroy(t);
 }
 END_TEST
