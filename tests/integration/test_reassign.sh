@@ -18,7 +18,6 @@ RATE=${FLUXO_REASSIGN_RATE:-5000000}
 RC="$top_builddir/tests/integration/reassign_client"
 
 rc() { "$RC" "$B" "$@"; }
-tool() { echo "$top_builddir/tools/fluxo-$1"; } # for background runs: $! is the tool
 now_ms() { date +%s%3N; }
 reassign_done() { local out; out=$(rc list) && [ -z "$out" ]; }
 listed() { rc list | grep -q "^$1-0 "; }
@@ -57,14 +56,13 @@ rc create mv 1,2 leader.replication.throttled.replicas=0:1,0:2 \
 wait_until 20 described mv "leader=1 replicas=1,2 isr=1,2" || fail "mv not ready"
 records=$((MB * 1000))
 produce mv "$records"
-"$(tool verifiable-producer)" --bootstrap-server "$B" --topic mv --max-messages -1 \
-  --throughput 200 --acks -1 --value-prefix live \
-  --producer-property retries=2147483647 >"$T/vp.out" 2>"$T/vp.err" &
-vp=$!
-"$(tool verifiable-consumer)" --bootstrap-server "$B" --topic mv --from-beginning \
-  --timeout-ms 120000 >"$T/vc.out" 2>"$T/vc.err" &
-vc=$!
-STARTED_PIDS+=("$vp" "$vc")
+FX_OUT="$T/vp.out" FX_ERR="$T/vp.err" fx_bg verifiable-producer --bootstrap-server "$B" \
+  --topic mv --max-messages -1 --throughput 200 --acks -1 --value-prefix live \
+  --producer-property retries=2147483647
+vp=$FX_PID
+FX_OUT="$T/vc.out" FX_ERR="$T/vc.err" fx_bg verifiable-consumer --bootstrap-server "$B" \
+  --topic mv --from-beginning --timeout-ms 120000
+vc=$FX_PID
 wait_until 20 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge 100 ]" ||
   fail "the verifiable producer made no progress"
 
@@ -95,8 +93,8 @@ errors=$(grep -c producer_send_error "$T/vp.out" || true)
 [ "$errors" -eq 0 ] || fail "$errors producer errors: $(grep -m3 producer_send_error "$T/vp.out")"
 [ ! -s "$T/vc.err" ] || fail "the consumer reported errors: $(head -3 "$T/vc.err")"
 acked=$(grep -c producer_send_success "$T/vp.out")
-timeout 120 "$(tool verifiable-consumer)" --bootstrap-server "$B" --topic mv \
-  --from-beginning --timeout-ms 5000 >"$T/vc2.out" 2>/dev/null || true
+timeout 120 "$top_builddir/tools/fluxo-verifiable-consumer" --bootstrap-server "$B" \
+  --topic mv --from-beginning --timeout-ms 5000 >"$T/vc2.out" 2>/dev/null || true
 extract() { sed -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/'; }
 grep producer_send_success "$T/vp.out" | extract | sort >"$T/acked"
 grep record_data "$T/vc2.out" | extract | sort >"$T/read"
