@@ -17,6 +17,12 @@
  * X >= the leader's LEO, or at its previous fetch if X >= the LEO the
  * leader had then. The ISR shrink/expand rules and the AlterIsr proposals
  * to the controller live in isr.c.
+ *
+ * Replication throttling, leader side (KIP-73): a follower outside the
+ * ISR of a replica named by leader.replication.throttled.replicas gets
+ * data only while the broker's leader throttle allows; what it gets is
+ * charged to that throttle. Its fetch offset is recorded all the same, so
+ * a throttled follower still counts for the ISR rules.
  */
 #include "config.h"
 #include "partition.h"
@@ -34,6 +40,7 @@
 #include "common/log.h"
 #include "metrics.h"
 #include "purgatory.h"
+#include "replica/throttle.h"
 #include "replica_glue.h"
 #include "server.h"
 
@@ -206,6 +213,22 @@ static void rm_remove(struct replica_mgr *rm, struct partition *p)
 	}
 }
 
+/* Derives the throttle flags from p->conf. Caller holds p->lock (or owns
+ * p alone). */
+static void update_throttle_flags_locked(struct partition *p)
+{
+	int32_t self = broker_id(p->b);
+
+	atomic_store(&p->throttle_leader,
+		     throttle_list_has(
+			     p->conf.leader_replication_throttled_replicas,
+			     p->id, self));
+	atomic_store(&p->throttle_follower,
+		     throttle_list_has(
+			     p->conf.follower_replication_throttled_replicas,
+			     p->id, self));
+}
+
 /* Creates the partition object and opens (or creates) its log.
  * Control thread. */
 static struct partition *partition_create(struct replica_mgr *rm,
@@ -228,6 +251,7 @@ static struct partition *partition_create(struct replica_mgr *rm,
 			 "cannot read the configuration of topic %s", topic);
 		goto err;
 	}
+	update_throttle_flags_locked(p);
 	p->log = broker_log_open(rm->b, topic, id, &p->conf, errstr,
 				 errstr_size);
 	if (!p->log)
@@ -571,6 +595,7 @@ void rm_update_topic_config(struct replica_mgr *rm, const char *topic,
 				pthread_mutex_lock(&p->lock);
 				topic_conf_free(&p->conf);
 				p->conf = copy;
+				update_throttle_flags_locked(p);
 				pthread_mutex_unlock(&p->lock);
 				plog_set_conf(p->log, tc);
 				partition_notify(p);
@@ -781,6 +806,7 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 		     bool min_one, struct fetch_result *fr)
 {
 	struct plog_slice sl;
+	struct throttle *th = NULL;
 	int64_t max_offset;
 	bool follower = replica_id >= 0;
 	bool hw_moved = false;
@@ -790,6 +816,7 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	fr->slice.len = 0;
 	fr->slice.ref = NULL;
 	fr->diverging_epoch = -1;
+	fr->throttle_ms = 0;
 	pthread_mutex_lock(&p->lock);
 	fr->err = check_epoch(current_leader_epoch, p->leader_epoch);
 	if (fr->err == FLUXO__ERROR_CODE__NONE && p->role != ROLE_LEADER)
@@ -817,6 +844,11 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 			hw_moved = maybe_advance_hw_locked(p);
 			replica_glue_maybe_expand_isr_locked(p, replica_id);
 		}
+		/* Out of sync and named: slowed to the leader's rate. */
+		if (atomic_load(&p->throttle_leader) &&
+		    throttle_limited(p->b->leader_throttle) &&
+		    !contains(p->isr, p->n_isr, replica_id))
+			th = p->b->leader_throttle;
 	}
 	pthread_mutex_unlock(&p->lock);
 	fr->high_watermark = plog_hw(p->log);
@@ -825,6 +857,14 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	if (fr->err != FLUXO__ERROR_CODE__NONE || fr->diverging_epoch >= 0)
 		return;
 	(void)hw_moved;
+	if (th) {
+		int64_t wait = throttle_delay_ms(th, clock_mono_us());
+
+		if (wait > 0) {
+			fr->throttle_ms = (int32_t)wait;
+			return;
+		}
+	}
 	max_offset = follower ? -1 : fr->high_watermark;
 	rc = plog_read(p->log, fetch_offset, max_bytes, max_offset, min_one,
 		       &sl);
@@ -863,6 +903,8 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	fr->slice.fd = sl.fd;
 	fr->slice.pos = sl.pos;
 	fr->slice.len = sl.len;
+	if (th)
+		throttle_record(th, (int64_t)sl.len, clock_mono_us());
 }
 
 Fluxo__ErrorCode partition_list_offset(struct partition *p, int64_t spec,
