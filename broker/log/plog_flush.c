@@ -17,7 +17,11 @@
  * Retention follows Kafka: three passes over the oldest segments (time,
  * size, log start offset), each deleting while its condition holds, only
  * segments entirely below the high watermark; the active segment is rolled
- * first when it qualifies and is not empty.
+ * first when it qualifies and is not empty. The same pass forgets
+ * idempotent producers silent for longer than the producer expiry (as
+ * Kafka 2.8, a producer's state outlives the retention of its batches).
+ *
+ * A clean close also writes the producer state snapshot at the LEO.
  *
  * Threads: plog_flush on any thread that may block; plog_request_flush on
  * any thread; retention, flush-time checks and sweeps on the log manager's
@@ -232,6 +236,10 @@ int plog_close(plog_t *plog)
 		return 0;
 	}
 	rc = segment_finalize(plog->segs[plog->nsegs - 1]);
+	/* The producer state at the LEO: a clean restart replays nothing.
+	 * Without it the next start replays from an older snapshot, so a
+	 * failure costs time, not correctness. */
+	(void)plog_pstate_snapshot(plog, true);
 	pthread_mutex_unlock(&plog->lock);
 	if (rc)
 		log_warn(LOG_FAC,
@@ -261,6 +269,22 @@ static int64_t largest_ts(struct segment *seg)
 	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
+/* Forgets idempotent producers silent for producer_expiry_ms. lock held. */
+static void expire_producers(struct plog *plog, int64_t now_ms)
+{
+	const struct plog_env *env = plog->env;
+	int64_t expiry = env && env->producer_expiry_ms > 0
+			     ? env->producer_expiry_ms
+			     : PLOG_PRODUCER_EXPIRY_MS;
+	int n = pstate_expire(plog->pstate, now_ms - expiry);
+
+	if (n > 0)
+		log_info(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " forgot %d producer "
+			 "id(s) silent for %" PRId64 " ms",
+			 plog->topic, plog->partition, n, expiry);
+}
+
 /* Upper bound of segs[i]: the next base, or the LEO for the active one. */
 static int64_t seg_upper(struct plog *plog, int i)
 {
@@ -285,6 +309,7 @@ int plog_retention(plog_t *plog, int64_t now_ms)
 	if (!plog->conf_confirmed || atomic_load(&plog->closed) ||
 	    atomic_load(&plog->deleted) || atomic_load(&plog->failed))
 		goto out_unlock;
+	expire_producers(plog, now_ms);
 	hw = plog_hw(plog);
 	old_ls = ls = plog_log_start(plog);
 	if (c->retention_ms >= 0)

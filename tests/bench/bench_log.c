@@ -149,7 +149,7 @@ static int many_partitions(const char *dir, int n, const uint8_t *batch,
 		}
 		memcpy(copy, batch, len);
 		if (plog_append_leader(p, copy, len, info, 1, NULL, NULL,
-				       NULL)) {
+				       NULL, NULL)) {
 			fprintf(stderr, "append %d failed\n", i);
 			return 1;
 		}
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
 	for (int64_t bytes = 0; bytes < total; bytes += (int64_t)bb.out.len) {
 		memcpy(copy, bb.out.data, bb.out.len);
 		if (plog_append_leader(p, copy, bb.out.len, &info, 1, NULL,
-				       NULL, NULL)) {
+				       NULL, NULL, NULL)) {
 			fprintf(stderr, "append failed\n");
 			return 1;
 		}
@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 
 			memcpy(copy, bb.out.data, bb.out.len);
 			plog_append_leader(p, copy, bb.out.len, &info, 1, NULL,
-					   NULL, &res);
+					   NULL, NULL, &res);
 			appends++;
 		}
 		while (plog_flushed(p) < plog_leo(p))
