@@ -169,8 +169,9 @@ int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
  * plog_pstate_load: after the segments are loaded, rebuilds the state for
  * [log start, LEO): from the newest valid snapshot at or below the LEO,
  * then the batch headers after it (from the log start without one).
- * Snapshots above the LEO and unreadable ones are deleted. Returns 0,
- * ERR_IO, ERR_CORRUPT (a segment cannot be scanned) or ERR_NOMEM.
+ * Snapshots above the LEO and unreadable ones are deleted. A bad batch
+ * header ends the replay with a logged error (the state then covers what
+ * came before it). Returns 0, ERR_IO or ERR_NOMEM (errstr says why).
  */
 int plog_pstate_load(struct plog *plog, char *errstr, size_t errstr_size);
 /* The same after a truncation: the state for the new LEO. */

@@ -32,7 +32,10 @@
  *
  * Without any snapshot (a log that never rolled nor closed cleanly, or
  * one written by a broker without this code) the replay starts at the log
- * start. Unlike Kafka, a clean shutdown without snapshots does not skip
+ * start. A read error fails the load (the partition cannot be served
+ * anyway); a bad batch header, which only a damaged trusted segment can
+ * have, ends the replay there with an error in the log, and the partition
+ * stays available with the state learnt so far. Unlike Kafka, a clean shutdown without snapshots does not skip
  * the replay: the state would otherwise be silently empty.
  *
  * Snapshots kept: the newest SNAP_KEEP. Older ones only serve truncations
@@ -362,7 +365,12 @@ static int rebuild(struct plog *plog, const char *why)
 	if (!from_snap)
 		start = plog->segs[0]->base;
 	rc = replay(plog, start, &scanned);
-	if (rc) {
+	if (rc == ERR_CORRUPT) {
+		/* A batch header the loader trusted is bad: reads fail
+		 * there too. Keep the partition available with what was
+		 * learnt before it (replay logged the segment). */
+		rc = 0;
+	} else if (rc) {
 		pstate_clear(plog->pstate);
 		goto out_free;
 	}
