@@ -3,7 +3,9 @@
  * batches of one topic partition.
  *
  * A partition log is a directory <topic>-<partition>/ of segments (see
- * segment.h), a leader-epoch cache and four published offsets:
+ * segment.h), a leader-epoch cache, the state of its idempotent producers
+ * (producer_state.h; <offset>.snapshot files) and four published
+ * offsets:
  *
  *   log start offset  first offset that may be read (retention moves it)
  *   high watermark    set by the broker; consumers read below it
@@ -279,9 +281,9 @@ int plog_offset_for_time(plog_t *plog, int64_t ts, int64_t max_offset,
  * offset (a batch straddling offset is removed whole, so the new LEO may be
  * lower than offset: it is returned in *new_leo when not NULL), drops
  * later segments and index entries, truncates the epoch cache, and lowers
- * the HW and flushed offset to the new LEO. offset >= LEO does nothing;
- * offset < log start truncates fully and restarts at offset.
- * Notifies PLOG_EV_TRUNCATE. Returns 0, ERR_IO, ERR_STATE.
+ * the HW and flushed offset to the new LEO, and rebuilds the producer
+ * state for the new end. offset >= LEO does nothing; offset < log start
+ * truncates fully and restarts at offset. Notifies PLOG_EV_TRUNCATE. Returns 0, ERR_IO, ERR_STATE.
  * Slices already handed out may then refer to removed bytes; a sendfile
  * of one can come up short, which the caller must treat as an error on
  * that connection. Thread: any; takes the append lock.
@@ -291,7 +293,7 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo);
 /*
  * Deletes every segment and restarts the log empty at new_start (LEO, log
  * start, HW and flushed offset all become new_start); clears the epoch
- * cache. Returns 0, ERR_IO, ERR_STATE.
+ * cache and the producer state (snapshots included). Returns 0, ERR_IO, ERR_STATE.
  */
 int plog_truncate_fully(plog_t *plog, int64_t new_start);
 
