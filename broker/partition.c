@@ -616,7 +616,8 @@ static int idempotent_batches(const uint8_t *data, size_t len, size_t *bad)
 			}
 			n++;
 		}
-		pos += BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
+		pos += BATCH_LOG_OVERHEAD +
+		       (size_t)be32_get(b + BATCH_OFF_LENGTH);
 	}
 	return n;
 }
@@ -754,9 +755,9 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 			err = FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER;
 		} else if (rc == ERR_SEQUENCE || rc == ERR_FENCED) {
 			sequence_error(p, data, rc, msg, msg_size);
-			err = rc == ERR_FENCED
-				      ? FLUXO__ERROR_CODE__INVALID_PRODUCER_EPOCH
-				      : FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+			err = FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+			if (rc == ERR_FENCED)
+				err = FLUXO__ERROR_CODE__INVALID_PRODUCER_EPOCH;
 		} else if (rc == ERR_INVAL) {
 			snprintf(msg, msg_size,
 				 "A batch for %s-%d has invalid producer "

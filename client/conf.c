@@ -419,8 +419,8 @@ int client_conf_finalize(struct fluxo_conf *conf, bool for_producer,
 				 "<= 5 (it is %d)",
 				 c->max_in_flight);
 		if (why[0] && conf->idempotence_set) {
-			snprintf(errstr, errstr_size, "enable.idempotence=true %s",
-				 why);
+			snprintf(errstr, errstr_size,
+				 "enable.idempotence=true %s", why);
 			return FLUXO_ERR__INVALID_ARG;
 		}
 		if (why[0]) {

@@ -11,9 +11,9 @@
  * write; see producer_state.h and plog_pstate.c), one pwrite of the run,
  * index entries, epoch cache, then publication. The producer state's
  * changes are undone when the write fails, so the state always describes
- * exactly the batches below the LEO. Publication order is what makes lock-free readers
- * safe: the segment's size is stored (release) by segment_append, then the
- * position cache's slot 0 gets (LEO, segment, end position), then the LEO
+ * exactly the batches below the LEO. Publication order is what makes lock-free
+ * readers safe: the segment's size is stored (release) by segment_append, then
+ * the position cache's slot 0 gets (LEO, segment, end position), then the LEO
  * itself (release). A reader that loads the LEO (acquire) therefore sees
  * every byte below it in the page cache.
  *
@@ -601,9 +601,9 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 	rc = 0;
 	if (w > 0) {
 		seg = active_seg(plog);
-		rc = segment_append(seg, buf, w,
-				    plog->conf.index_interval_bytes,
-				    plog->env ? plog->env->pwrite_fn : NULL);
+		rc =
+		    segment_append(seg, buf, w, plog->conf.index_interval_bytes,
+				   plog->env ? plog->env->pwrite_fn : NULL);
 		if (rc) {
 			log_write_error(plog, rc, w);
 			goto out_abort;

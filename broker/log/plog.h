@@ -283,17 +283,18 @@ int plog_offset_for_time(plog_t *plog, int64_t ts, int64_t max_offset,
  * later segments and index entries, truncates the epoch cache, and lowers
  * the HW and flushed offset to the new LEO, and rebuilds the producer
  * state for the new end. offset >= LEO does nothing; offset < log start
- * truncates fully and restarts at offset. Notifies PLOG_EV_TRUNCATE. Returns 0, ERR_IO, ERR_STATE.
- * Slices already handed out may then refer to removed bytes; a sendfile
- * of one can come up short, which the caller must treat as an error on
- * that connection. Thread: any; takes the append lock.
+ * truncates fully and restarts at offset. Notifies PLOG_EV_TRUNCATE. Returns 0,
+ * ERR_IO, ERR_STATE. Slices already handed out may then refer to removed bytes;
+ * a sendfile of one can come up short, which the caller must treat as an error
+ * on that connection. Thread: any; takes the append lock.
  */
 int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo);
 
 /*
  * Deletes every segment and restarts the log empty at new_start (LEO, log
  * start, HW and flushed offset all become new_start); clears the epoch
- * cache and the producer state (snapshots included). Returns 0, ERR_IO, ERR_STATE.
+ * cache and the producer state (snapshots included). Returns 0, ERR_IO,
+ * ERR_STATE.
  */
 int plog_truncate_fully(plog_t *plog, int64_t new_start);
 

@@ -35,8 +35,9 @@
  * start. A read error fails the load (the partition cannot be served
  * anyway); a bad batch header, which only a damaged trusted segment can
  * have, ends the replay there with an error in the log, and the partition
- * stays available with the state learnt so far. Unlike Kafka, a clean shutdown without snapshots does not skip
- * the replay: the state would otherwise be silently empty.
+ * stays available with the state learnt so far. Unlike Kafka, a clean shutdown
+ * without snapshots does not skip the replay: the state would otherwise be
+ * silently empty.
  *
  * Snapshots kept: the newest SNAP_KEEP. Older ones only serve truncations
  * deeper than two segments, which then replay from the log start.
@@ -62,10 +63,10 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define SNAP_SUFFIX ".snapshot"
-#define SNAP_KEEP 3
+#define SNAP_SUFFIX    ".snapshot"
+#define SNAP_KEEP      3
 #define SNAP_MAX_BYTES ((size_t)1 << 30)
-#define SCAN_CHUNK (64 * 1024)
+#define SCAN_CHUNK     (64 * 1024)
 
 struct offsets {
 	int64_t *v;
@@ -250,7 +251,8 @@ static int scan_segment(struct plog *plog, struct segment *seg, int64_t start,
 	}
 	*scanned += size - pos;
 	while (pos < size) {
-		int64_t want = size - pos < SCAN_CHUNK ? size - pos : SCAN_CHUNK;
+		int64_t want =
+		    size - pos < SCAN_CHUNK ? size - pos : SCAN_CHUNK;
 		ssize_t n = pread(fd, chunk, (size_t)want, (off_t)pos);
 		int64_t p = 0;
 
@@ -357,7 +359,8 @@ static int rebuild(struct plog *plog, const char *why)
 			goto out_free;
 		log_warn(LOG_FAC,
 			 "topic=%s partition=%" PRId32 " producer state "
-			 "snapshot %020" PRId64 " is unusable (%s); deleting it",
+			 "snapshot %020" PRId64
+			 " is unusable (%s); deleting it",
 			 plog->topic, plog->partition, s.v[i], err_str(rc));
 		remove_snapshot(plog, s.v[i]);
 	}

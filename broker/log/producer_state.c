@@ -35,12 +35,12 @@
 #include "common/crc32c.h"
 #include "common/err.h"
 
-#define SNAP_MAGIC 0x46585053u /* "FXPS" */
-#define SNAP_VERSION 1
-#define SNAP_HEADER 24		 /* magic..count */
-#define SNAP_ENTRY_FIXED 19	 /* pid, epoch, last_ts, n */
-#define SNAP_BATCH 32
-#define MIN_CAP 8
+#define SNAP_MAGIC	 0x46585053u /* "FXPS" */
+#define SNAP_VERSION	 1
+#define SNAP_HEADER	 24 /* magic..count */
+#define SNAP_ENTRY_FIXED 19 /* pid, epoch, last_ts, n */
+#define SNAP_BATCH	 32
+#define MIN_CAP		 8
 
 struct pentry {
 	int64_t pid;
@@ -72,8 +72,8 @@ struct pstate {
 
 /* ------------------------------------------------------------ helpers */
 
-bool pstate_batch_from_header(const uint8_t *hdr, int64_t *pid,
-			      int16_t *epoch, struct pstate_batch *b)
+bool pstate_batch_from_header(const uint8_t *hdr, int64_t *pid, int16_t *epoch,
+			      struct pstate_batch *b)
 {
 	int32_t delta = (int32_t)be32_get(hdr + BATCH_OFF_LAST_OFFSET_DELTA);
 
@@ -177,8 +177,8 @@ static void remove_pid(struct pstate *ps, int64_t pid)
 	 * home slot does not lie (cyclically) in (i, j]. */
 	for (j = (i + 1) & mask; ps->slots[j]; j = (j + 1) & mask) {
 		uint32_t home = slot_of(ps, ps->slots[j]->pid);
-		bool stays = i <= j ? (home > i && home <= j)
-				    : (home > i || home <= j);
+		bool stays =
+		    i <= j ? (home > i && home <= j) : (home > i || home <= j);
 
 		if (stays)
 			continue;
@@ -527,7 +527,8 @@ int pstate_decode(pstate_t *ps, const uint8_t *data, size_t len,
 			if (b->first_offset < 0 ||
 			    b->last_offset < b->first_offset ||
 			    b->last_offset >= off ||
-			    (k > 0 && b->first_offset <= e->b[k - 1].last_offset))
+			    (k > 0 &&
+			     b->first_offset <= e->b[k - 1].last_offset))
 				goto err_clear;
 		}
 		e->n = n;

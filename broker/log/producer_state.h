@@ -83,8 +83,8 @@ static inline int32_t pstate_seq_add(int32_t seq, int32_t delta)
  * BATCH_HEADER_SIZE bytes, baseOffset already final) into *pid, *epoch
  * and *b. Returns false when the batch has no producer id (pid < 0).
  */
-bool pstate_batch_from_header(const uint8_t *hdr, int64_t *pid,
-			      int16_t *epoch, struct pstate_batch *b);
+bool pstate_batch_from_header(const uint8_t *hdr, int64_t *pid, int16_t *epoch,
+			      struct pstate_batch *b);
 
 /* An empty state, or NULL when out of memory. */
 pstate_t *pstate_new(void);

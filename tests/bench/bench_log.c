@@ -152,8 +152,8 @@ static int many_partitions(const char *dir, int n, const uint8_t *batch,
 			return 1;
 		}
 		memcpy(copy, batch, len);
-		if (plog_append_leader(p, copy, len, info, 1, NULL, NULL,
-				       NULL, NULL)) {
+		if (plog_append_leader(p, copy, len, info, 1, NULL, NULL, NULL,
+				       NULL)) {
 			fprintf(stderr, "append %d failed\n", i);
 			return 1;
 		}
@@ -394,10 +394,10 @@ int main(int argc, char **argv)
 			if (idem) {
 				be32_put(copy + BATCH_OFF_BASE_SEQUENCE,
 					 (uint32_t)(appends * recs));
-				be32_put(copy + BATCH_OFF_CRC,
-					 crc32c(0, copy + BATCH_OFF_ATTRIBUTES,
-						bb.out.len -
-						    BATCH_OFF_ATTRIBUTES));
+				be32_put(
+				    copy + BATCH_OFF_CRC,
+				    crc32c(0, copy + BATCH_OFF_ATTRIBUTES,
+					   bb.out.len - BATCH_OFF_ATTRIBUTES));
 			}
 			plog_append_leader(p, copy, bb.out.len, &info, 1, NULL,
 					   NULL, NULL, &res);

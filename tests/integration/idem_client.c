@@ -134,7 +134,8 @@ static int dial_leader(void)
 		if (resp->body_case == FLUXO__RESPONSE__BODY_METADATA &&
 		    resp->metadata->n_topics == 1 &&
 		    resp->metadata->topics[0]->n_partitions > 0)
-			leader = resp->metadata->topics[0]->partitions[0]->leader;
+			leader =
+			    resp->metadata->topics[0]->partitions[0]->leader;
 		for (size_t i = 0; leader >= 0 && i < resp->metadata->n_brokers;
 		     i++) {
 			Fluxo__BrokerEndpoint *b = resp->metadata->brokers[i];
@@ -505,9 +506,10 @@ int main(int argc, char **argv)
 		for (int i = st.ns - k; i < st.ns; i++)
 			resend(&st, &st.s[i]);
 		if (k == 5)
-			send_one(&st, st.epoch, st.s[st.ns - 6].seq,
-				 st.s[st.ns - 6].n,
-				 FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER);
+			send_one(
+			    &st, st.epoch, st.s[st.ns - 6].seq,
+			    st.s[st.ns - 6].n,
+			    FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER);
 		printf("the last %d batches are duplicates\n", k);
 	} else {
 		die("unknown command %s", argv[1]);

@@ -205,8 +205,8 @@ static bool check_sequences(struct mock_broker *m, struct arena *a,
 {
 	bool same = part->pid == info->producer_id;
 	int32_t last = same ? part->last_seq : -1;
-	int64_t *bases = arena_alloc(a, (size_t)info->batch_cnt *
-					    sizeof(*bases));
+	int64_t *bases =
+	    arena_alloc(a, (size_t)info->batch_cnt * sizeof(*bases));
 	int dups = 0, k = 0;
 
 	for (size_t pos = 0; pos < len; k++) {
@@ -218,8 +218,8 @@ static bool check_sequences(struct mock_broker *m, struct arena *a,
 		hi = h.base_sequence + h.last_offset_delta;
 		bases[k] = -1;
 		if (same && hi <= part->last_seq) {
-			bases[k] = find_batch(part, h.producer_id,
-					      h.base_sequence);
+			bases[k] =
+			    find_batch(part, h.producer_id, h.base_sequence);
 			if (bases[k] >= 0) {
 				dups++;
 				continue;
@@ -303,8 +303,7 @@ static bool h_produce(struct mock_broker *m, struct arena *a,
 			 * batch: sequences must follow on; a batch already
 			 * appended is answered with its offset. */
 			if (info.producer_id >= 0 &&
-			    !check_sequences(m, a, part, data, len, &info,
-					     ppr))
+			    !check_sequences(m, a, part, data, len, &info, ppr))
 				continue;
 			if (ppr->n_batch_base_offsets == 0)
 				ppr->base_offset = part->next_offset;

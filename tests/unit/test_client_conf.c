@@ -225,9 +225,8 @@ START_TEST(test_idempotence_default)
 	static const char *const off[] = {"enable.idempotence", "false", NULL};
 	static const char *const on_acks1[] = {"enable.idempotence", "true",
 					       "acks", "1", NULL};
-	static const char *const on_retries[] = {"retries", "0",
-						 "enable.idempotence", "true",
-						 NULL};
+	static const char *const on_retries[] = {
+	    "retries", "0", "enable.idempotence", "true", NULL};
 	char err[512];
 	fluxo_conf_t *c;
 

@@ -393,12 +393,12 @@ static void mock_value_at(int64_t offset, char *out, size_t size)
 
 		batch_header_decode(part->log.data + pos, part->log.len - pos,
 				    &h);
-		if (offset >= h.base_offset && offset <= batch_last_offset(&h)) {
-			ck_assert_int_eq(batch_reader_init(&rd,
-							   part->log.data + pos,
-							   batch_total_size(&h),
-							   1 << 20),
-					 0);
+		if (offset >= h.base_offset &&
+		    offset <= batch_last_offset(&h)) {
+			ck_assert_int_eq(
+			    batch_reader_init(&rd, part->log.data + pos,
+					      batch_total_size(&h), 1 << 20),
+			    0);
 			while (batch_reader_next(&rd, &rec) == 1)
 				if (rec.offset == offset)
 					snprintf(out, size, "%.*s",

@@ -46,8 +46,8 @@ static struct pstate_batch mk(int32_t first_seq, int32_t n, int64_t off,
 }
 
 /* One checked run of a single batch; returns pstate_check's verdict. */
-static int run1(pstate_t *ps, int64_t pid, int16_t epoch,
-		struct pstate_batch b, struct pstate_batch *dup)
+static int run1(pstate_t *ps, int64_t pid, int16_t epoch, struct pstate_batch b,
+		struct pstate_batch *dup)
 {
 	int rc;
 
@@ -86,9 +86,8 @@ START_TEST(test_sequence_and_duplicates)
 	/* Every batch of the window is a duplicate with its offsets. */
 	for (int i = 2; i < 7; i++) {
 		memset(&dup, 0, sizeof(dup));
-		ck_assert_int_eq(
-		    run1(ps, 7, 0, mk(i * 10, 10, off, 100), &dup),
-		    PSTATE_DUPLICATE);
+		ck_assert_int_eq(run1(ps, 7, 0, mk(i * 10, 10, off, 100), &dup),
+				 PSTATE_DUPLICATE);
 		ck_assert_int_eq(dup.first_offset, i * 10);
 		ck_assert_int_eq(dup.last_offset, i * 10 + 9);
 	}
@@ -150,8 +149,7 @@ START_TEST(test_epochs_and_unknown_producers)
 	ck_assert_int_eq(run1(ps, 3, 1, mk(510, 1, 11, 1), NULL), ERR_FENCED);
 	ck_assert_int_eq(run1(ps, 3, 1, mk(0, 1, 11, 1), NULL), ERR_FENCED);
 	/* A newer epoch starts at 0 only. */
-	ck_assert_int_eq(run1(ps, 3, 3, mk(510, 1, 11, 1), NULL),
-			 ERR_SEQUENCE);
+	ck_assert_int_eq(run1(ps, 3, 3, mk(510, 1, 11, 1), NULL), ERR_SEQUENCE);
 	ck_assert_int_eq(run1(ps, 3, 3, mk(0, 4, 11, 1), NULL), PSTATE_NEW);
 	ck_assert_int_eq(pstate_lookup(ps, 3, &epoch, b, PSTATE_BATCHES), 1);
 	ck_assert_int_eq(epoch, 3);
@@ -259,10 +257,10 @@ START_TEST(test_snapshot_roundtrip_and_corruption)
 
 	for (int64_t pid = 1; pid <= 50; pid++)
 		for (int s = 0; s < (int)(pid % 8); s++, off += 3)
-			ck_assert_int_eq(
-			    run1(ps, pid, (int16_t)(pid % 3),
-				 mk(s * 3, 3, off, 5000 + off), NULL),
-			    PSTATE_NEW);
+			ck_assert_int_eq(run1(ps, pid, (int16_t)(pid % 3),
+					      mk(s * 3, 3, off, 5000 + off),
+					      NULL),
+					 PSTATE_NEW);
 	ck_assert_int_eq(pstate_encode(ps, off, &snap), 0);
 	ck_assert_int_eq(pstate_decode(rd, snap.data, snap.len, &got), 0);
 	ck_assert_int_eq(got, off);
@@ -331,9 +329,11 @@ static void teardown(void)
 
 static plog_t *open_at(const char *d, bool clean)
 {
-	struct plog_load_opts opts = {
-	    .recovery_point = 0, .log_start = -1, .hw = -1, .clean = clean,
-	    .conf_confirmed = true};
+	struct plog_load_opts opts = {.recovery_point = 0,
+				      .log_start = -1,
+				      .hw = -1,
+				      .clean = clean,
+				      .conf_confirmed = true};
 	char errstr[256] = "";
 	int err = 0;
 	plog_t *p = plog_open(d, "idem", 0, &conf, &env, &opts, &err, errstr,
@@ -350,8 +350,8 @@ static plog_t *open_log(bool clean)
 
 /* Appends one idempotent batch of n records (values of vlen bytes) to
  * out. */
-static void idem_batch(struct buf *out, int64_t pid, int16_t epoch,
-		       int32_t seq, int n, int vlen)
+static void idem_batch(struct buf *out, int64_t pid, int16_t epoch, int32_t seq,
+		       int n, int vlen)
 {
 	struct batch_builder bb = BATCH_BUILDER_INIT;
 	char val[2048];
