@@ -109,11 +109,18 @@ static Fluxo__Response *call(int fd, Fluxo__Request *req, const void *payload,
 	return resp;
 }
 
+/* The leader connection, kept for the whole run (few sockets: the tests
+ * around share the loopback's ports). */
+static int leader_fd = -1;
+
 /* A connection to the leader of partition 0 (waits up to 30 s, for the
- * controller to notice a dead leader). */
+ * controller to notice a dead leader). Not to be closed by the caller. */
 static int dial_leader(void)
 {
 	int64_t deadline = clock_mono_ms() + 30000;
+
+	if (leader_fd >= 0)
+		return leader_fd;
 
 	while (clock_mono_ms() < deadline) {
 		Fluxo__Request req = FLUXO__REQUEST__INIT;
@@ -145,6 +152,7 @@ static int dial_leader(void)
 				if (fd >= 0) {
 					fluxo__response__free_unpacked(resp,
 								       NULL);
+					leader_fd = fd;
 					return fd;
 				}
 			}
@@ -182,7 +190,6 @@ static int64_t log_end(void)
 	req.body_case = FLUXO__REQUEST__BODY_LIST_OFFSETS;
 	req.list_offsets = &lr;
 	resp = call(fd, &req, NULL, 0);
-	close(fd);
 	if (resp->body_case != FLUXO__RESPONSE__BODY_LIST_OFFSETS ||
 	    resp->list_offsets->topics[0]->partitions[0]->error)
 		die("ListOffsets failed");
@@ -242,7 +249,6 @@ static Fluxo__ProducePartitionResponse *produce(const struct buf *data,
 	req.body_case = FLUXO__REQUEST__BODY_PRODUCE;
 	req.produce = &pr;
 	*resp = call(fd, &req, data->data, data->len);
-	close(fd);
 	if ((*resp)->body_case != FLUXO__RESPONSE__BODY_PRODUCE ||
 	    (*resp)->produce->n_topics != 1 ||
 	    (*resp)->produce->topics[0]->n_partitions != 1)
