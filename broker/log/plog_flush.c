@@ -239,7 +239,7 @@ int plog_close(plog_t *plog)
 	/* The producer state at the LEO: a clean restart replays nothing.
 	 * Without it the next start replays from an older snapshot, so a
 	 * failure costs time, not correctness. */
-	(void)plog_pstate_snapshot(plog, true);
+	(void)plog_pstate_snapshot(plog, false);
 	pthread_mutex_unlock(&plog->lock);
 	if (rc)
 		log_warn(LOG_FAC,

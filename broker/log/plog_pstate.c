@@ -11,7 +11,7 @@
  *   <20-digit offset>.snapshot   the state for every batch below offset
  *
  * written at every segment roll (for the new segment's base, which is the
- * LEO at that moment) and at a clean close (for the LEO, fsynced). A
+ * LEO at that moment) and at a clean close (for the LEO). A
  * rebuild loads the newest valid snapshot at or below the LEO and then
  * replays the batch headers from its offset to the LEO, reading the
  * segments sequentially in 64 KiB chunks and looking only at the 61-byte
@@ -26,9 +26,10 @@
  * tail: snapshots above the recovered LEO are deleted before any is read.
  * A snapshot is only trusted whole: its CRC-32C and its own offset field
  * must match, else it is deleted and an older one (or the log start) is
- * used. The roll snapshot is not fsynced (that would stall producers);
- * after a power loss a torn one fails its CRC and costs only a longer
- * replay.
+ * used. Snapshots are not fsynced: at a roll that would stall producers,
+ * at a close it would cost two fsyncs per partition (the close's flush
+ * makes the directory entry durable). After a power loss a torn snapshot
+ * fails its CRC and costs only a longer replay.
  *
  * Without any snapshot (a log that never rolled nor closed cleanly, or
  * one written by a broker without this code) the replay starts at the log
