@@ -115,6 +115,11 @@ struct plog {
 
 	struct epoch_cache *epochs;
 	pstate_t *pstate; /* idempotent producers; under lock */
+	int64_t *snaps;	  /* its snapshots' offsets, ascending; lock */
+	size_t nsnaps, snaps_cap;
+	/* The last snapshot this process wrote: offset, and the active
+	 * segment's base and size then (-1: none). lock */
+	int64_t snap_offset, snap_seg_base, snap_pos;
 
 	pthread_mutex_t lsn_lock;
 	plog_listener_fn lsn_fn;
@@ -177,13 +182,23 @@ int plog_pstate_load(struct plog *plog, char *errstr, size_t errstr_size);
 /* The same after a truncation: the state for the new LEO. */
 int plog_pstate_rebuild(struct plog *plog);
 /*
- * Writes <LEO>.snapshot (fsynced with its directory when sync) and
- * deletes all but the newest few snapshots. Returns 0 or ERR_IO/ERR_NOMEM
- * (logged; the previous snapshots stay).
+ * Writes <LEO>.snapshot (not fsynced: it need not survive a power loss,
+ * and a torn one fails its CRC) unless the newest one is at the LEO or a
+ * rebuild would replay fewer than min_replay bytes (0: always), and
+ * deletes all but the newest few. Returns 0 or ERR_IO/ERR_NOMEM (logged;
+ * the previous snapshots stay).
  */
-int plog_pstate_snapshot(struct plog *plog, bool sync);
-/* Deletes the snapshots whose offset is above `above` (-1: all). */
+int plog_pstate_snapshot(struct plog *plog, int64_t min_replay);
+
+/* Below this much replay a clean close writes no snapshot: reading a few
+ * headers at the next start costs less than creating a file now. */
+#define PLOG_SNAPSHOT_MIN_REPLAY (64 * 1024)
+/* Deletes the snapshots whose offset is above `above` (-1: all), durably
+ * (the directory is fsynced when one was removed). */
 void plog_pstate_remove_snapshots(struct plog *plog, int64_t above);
+/* The loader found <off>.snapshot in the directory. Returns 0 or
+ * ERR_NOMEM. */
+int plog_pstate_note_snapshot(struct plog *plog, int64_t off);
 
 /* plog_flush.c: the flusher calls this for a queued log. */
 void plog_flush_queued(struct plog *plog);

@@ -257,7 +257,7 @@ int plog_roll_locked(struct plog *plog, int64_t now)
 	/* The producer state for every batch below the new segment: a
 	 * restart replays at most this segment's headers. A failure is
 	 * logged and only makes that replay longer. */
-	(void)plog_pstate_snapshot(plog, false);
+	(void)plog_pstate_snapshot(plog, 0);
 	log_debug(LOG_FAC,
 		  "topic=%s partition=%" PRId32 " rolled to segment "
 		  "%020" PRId64,
@@ -314,6 +314,7 @@ plog_t *plog_open(const char *dir, const char *topic, int32_t partition,
 	plog->epochs = epoch_cache_open(dir, &found, &rc);
 	if (!plog->epochs)
 		goto err_free;
+	plog->snap_offset = -1;
 	plog->pstate = pstate_new();
 	if (!plog->pstate) {
 		rc = ERR_NOMEM;
@@ -353,6 +354,7 @@ void plog_unref(plog_t *plog)
 	free(plog->segs);
 	epoch_cache_close(plog->epochs);
 	pstate_destroy(plog->pstate);
+	free(plog->snaps);
 	topic_conf_free(&plog->conf);
 	pthread_mutex_destroy(&plog->lock);
 	pthread_mutex_destroy(&plog->flush_lock);

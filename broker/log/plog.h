@@ -338,6 +338,19 @@ int plog_producer_lookup(plog_t *plog, int64_t pid, int16_t *epoch,
 /* Number of producers in the log's producer state. Thread: any. */
 int plog_producer_count(plog_t *plog);
 
+/*
+ * Writes the producer state snapshot at the LEO (<LEO>.snapshot, not
+ * fsynced) unless the newest one is already there or the next start would
+ * replay less than 64 KiB of batches without it, so that the next start
+ * replays (almost) no batch headers. Meant for a clean stop, after
+ * plog_close: the log manager writes them once every partition's flush is
+ * done, so that creating these files does not add a journal commit to
+ * every close's fsyncs. A failure is logged and only makes the next start
+ * replay more. Returns 0, ERR_IO or ERR_NOMEM. Thread: any; takes the
+ * append lock.
+ */
+int plog_snapshot_producers(plog_t *plog);
+
 /* ------------------------------------------------------- epoch cache */
 
 /*

@@ -21,7 +21,8 @@
  * idempotent producers silent for longer than the producer expiry (as
  * Kafka 2.8, a producer's state outlives the retention of its batches).
  *
- * A clean close also writes the producer state snapshot at the LEO.
+ * plog_snapshot_producers, after a clean close, writes the producer state
+ * snapshot at the LEO.
  *
  * Threads: plog_flush on any thread that may block; plog_request_flush on
  * any thread; retention, flush-time checks and sweeps on the log manager's
@@ -236,10 +237,6 @@ int plog_close(plog_t *plog)
 		return 0;
 	}
 	rc = segment_finalize(plog->segs[plog->nsegs - 1]);
-	/* The producer state at the LEO: a clean restart replays nothing.
-	 * Without it the next start replays from an older snapshot, so a
-	 * failure costs time, not correctness. */
-	(void)plog_pstate_snapshot(plog, false);
 	pthread_mutex_unlock(&plog->lock);
 	if (rc)
 		log_warn(LOG_FAC,
@@ -249,6 +246,17 @@ int plog_close(plog_t *plog)
 	rc = flush_upto(plog, plog_leo(plog), true);
 	/* Release every descriptor; late readers reopen lazily. */
 	plog_sweep_idle(plog, INT64_MAX, 0);
+	return rc;
+}
+
+int plog_snapshot_producers(plog_t *plog)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&plog->lock);
+	if (!atomic_load(&plog->deleted))
+		rc = plog_pstate_snapshot(plog, PLOG_SNAPSHOT_MIN_REPLAY);
+	pthread_mutex_unlock(&plog->lock);
 	return rc;
 }
 

@@ -11,7 +11,11 @@
  *   <20-digit offset>.snapshot   the state for every batch below offset
  *
  * written at every segment roll (for the new segment's base, which is the
- * LEO at that moment) and at a clean close (for the LEO). A
+ * LEO at that moment) and after a clean close (for the LEO, when the next
+ * start would otherwise replay 64 KiB or more: creating a file per
+ * partition costs more than reading a few headers; the log manager writes
+ * them after every partition's final fsync so that they add no journal
+ * commit to those). A
  * rebuild loads the newest valid snapshot at or below the LEO and then
  * replays the batch headers from its offset to the LEO, reading the
  * segments sequentially in 64 KiB chunks and looking only at the 61-byte
@@ -22,8 +26,11 @@
  * Why this is correct after a crash: a snapshot is written under the
  * append lock with the state that matches the log below its offset, and
  * the log below that offset only ever changes by truncation, which deletes
- * every snapshot above the new end first. Recovery may cut an unflushed
- * tail: snapshots above the recovered LEO are deleted before any is read.
+ * every snapshot above the new end first and fsyncs the directory before
+ * anything is appended again (so no such snapshot can come back after a
+ * power loss; the same fsync persists earlier pruning). Recovery may cut
+ * an unflushed tail: snapshots above the recovered LEO are deleted, the
+ * same way, before any is read.
  * A snapshot is only trusted whole: its CRC-32C and its own offset field
  * must match, else it is deleted and an older one (or the log start) is
  * used. Snapshots are not fsynced: at a roll that would stall producers,
@@ -41,7 +48,9 @@
  * silently empty.
  *
  * Snapshots kept: the newest SNAP_KEEP. Older ones only serve truncations
- * deeper than two segments, which then replay from the log start.
+ * deeper than two segments, which then replay from the log start. Their
+ * offsets are kept in memory (plog->snaps, found by the loader's listing
+ * of the directory), so writing one costs one file and no listing.
  *
  * Thread: every function runs with plog->lock held, or in plog_open
  * before the log is shared.
@@ -49,8 +58,8 @@
 #include "config.h"
 #include "broker/log/plog.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,128 +78,178 @@
 #define SNAP_MAX_BYTES ((size_t)1 << 30)
 #define SCAN_CHUNK     (64 * 1024)
 
-struct offsets {
-	int64_t *v;
-	size_t n;
-};
-
 static void snap_path(const struct plog *plog, int64_t off, char *path,
 		      size_t size)
 {
 	snprintf(path, size, "%s/%020" PRId64 SNAP_SUFFIX, plog->dir, off);
 }
 
-/* "<20 digits>.snapshot" exactly. */
-static bool parse_name(const char *name, int64_t *off)
+/* Adds off to the sorted list of snapshot offsets (once). */
+static int snaps_add(struct plog *plog, int64_t off)
 {
-	uint64_t v = 0;
-	int i;
+	size_t i = plog->nsnaps;
 
-	for (i = 0; i < SEGMENT_NAME_DIGITS; i++) {
-		if (name[i] < '0' || name[i] > '9' ||
-		    v > (uint64_t)INT64_MAX / 10)
-			return false;
-		v = v * 10 + (uint64_t)(name[i] - '0');
+	while (i > 0 && plog->snaps[i - 1] > off)
+		i--;
+	if (i > 0 && plog->snaps[i - 1] == off)
+		return 0;
+	if (plog->nsnaps == plog->snaps_cap) {
+		size_t cap = plog->snaps_cap ? plog->snaps_cap * 2 : 4;
+		int64_t *v = realloc(plog->snaps, cap * sizeof(*v));
+
+		if (!v)
+			return ERR_NOMEM;
+		plog->snaps = v;
+		plog->snaps_cap = cap;
 	}
-	if (v > (uint64_t)INT64_MAX || strcmp(name + i, SNAP_SUFFIX) != 0)
-		return false;
-	*off = (int64_t)v;
-	return true;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The snapshot offsets in the directory, ascending. */
-static int list_snapshots(const struct plog *plog, struct offsets *out)
-{
-	size_t cap = 0;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
-
-	out->v = NULL;
-	out->n = 0;
-	d = opendir(plog->dir);
-	if (!d)
-		return ERR_IO;
-	while ((de = readdir(d)) != NULL) {
-		int64_t off;
-
-		if (!parse_name(de->d_name, &off))
-			continue;
-		if (out->n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			int64_t *v = realloc(out->v, ncap * sizeof(*v));
-
-			if (!v) {
-				rc = ERR_NOMEM;
-				break;
-			}
-			out->v = v;
-			cap = ncap;
-		}
-		out->v[out->n++] = off;
-	}
-	closedir(d);
-	if (rc) {
-		free(out->v);
-		out->v = NULL;
-		out->n = 0;
-		return rc;
-	}
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_i64);
+	memmove(plog->snaps + i + 1, plog->snaps + i,
+		(plog->nsnaps - i) * sizeof(*plog->snaps));
+	plog->snaps[i] = off;
+	plog->nsnaps++;
 	return 0;
 }
 
-static void remove_snapshot(struct plog *plog, int64_t off)
+int plog_pstate_note_snapshot(struct plog *plog, int64_t off)
+{
+	return snaps_add(plog, off);
+}
+
+/* Unlinks snapshot snaps[i] and drops it from the list. */
+static void remove_snapshot(struct plog *plog, size_t i)
 {
 	char path[SEGMENT_PATH_MAX];
 
-	snap_path(plog, off, path, sizeof(path));
+	snap_path(plog, plog->snaps[i], path, sizeof(path));
 	if (unlink(path) == 0)
 		atomic_store(&plog->dir_dirty, true);
+	if (plog->snaps[i] == plog->snap_offset)
+		plog->snap_offset = -1;
+	memmove(plog->snaps + i, plog->snaps + i + 1,
+		(plog->nsnaps - i - 1) * sizeof(*plog->snaps));
+	plog->nsnaps--;
+}
+
+/*
+ * A snapshot above the log's end describes batches that are gone; new
+ * batches will take their offsets. Its removal must be durable before
+ * that, or a crash could bring it back. fsyncing the directory also makes
+ * every earlier removal (pruned snapshots) durable.
+ */
+static void sync_removals(struct plog *plog)
+{
+	if (ckpt_sync_dir(plog->dir) < 0)
+		log_warn(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " cannot fsync %s "
+			 "after removing producer state snapshots",
+			 plog->topic, plog->partition, plog->dir);
+}
+
+/* Removes the snapshots above `above`; returns how many. */
+static int remove_above(struct plog *plog, int64_t above)
+{
+	int n = 0;
+
+	while (plog->nsnaps > 0 && plog->snaps[plog->nsnaps - 1] > above) {
+		remove_snapshot(plog, plog->nsnaps - 1);
+		n++;
+	}
+	return n;
 }
 
 void plog_pstate_remove_snapshots(struct plog *plog, int64_t above)
 {
-	struct offsets s;
-
-	if (list_snapshots(plog, &s))
-		return;
-	for (size_t i = 0; i < s.n; i++)
-		if (s.v[i] > above)
-			remove_snapshot(plog, s.v[i]);
-	free(s.v);
+	if (remove_above(plog, above) > 0)
+		sync_removals(plog);
 }
 
-int plog_pstate_snapshot(struct plog *plog, bool sync)
+/*
+ * Writes b to path in place, without a temporary file, a rename or an
+ * fsync: one metadata change per snapshot (a torn file fails its CRC).
+ */
+static int write_in_place(const char *path, const struct buf *b, char *why,
+			  size_t why_size)
+{
+	size_t done = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(why, why_size, "cannot create %s: %s", path,
+			 strerror(errno));
+		return ERR_IO;
+	}
+	while (done < b->len) {
+		ssize_t n = write(fd, b->data + done, b->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, why_size, "cannot write %s: %s", path,
+				 n < 0 ? strerror(errno) : "short write");
+			rc = ERR_IO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) < 0 && !rc) {
+		snprintf(why, why_size, "cannot close %s: %s", path,
+			 strerror(errno));
+		rc = ERR_IO;
+	}
+	if (rc)
+		(void)unlink(path);
+	return rc;
+}
+
+/* Bytes a rebuild would replay now: an upper bound, whole segments from
+ * the one holding the newest snapshot (or the first). */
+static int64_t replay_bytes(struct plog *plog)
+{
+	int64_t snap = plog->nsnaps ? plog->snaps[plog->nsnaps - 1] : -1;
+	struct segment *active = plog->segs[plog->nsegs - 1];
+	int64_t n = 0;
+
+	/* Written by this process in the active segment: exact. */
+	if (snap >= 0 && snap == plog->snap_offset &&
+	    plog->snap_seg_base == active->base)
+		return segment_size(active) - plog->snap_pos;
+	for (int i = plog->nsegs - 1; i >= 0; i--) {
+		n += segment_size(plog->segs[i]);
+		if (plog->segs[i]->base <= snap)
+			break;
+	}
+	return n;
+}
+
+int plog_pstate_snapshot(struct plog *plog, int64_t min_replay)
 {
 	int64_t leo = atomic_load(&plog->leo);
 	char path[SEGMENT_PATH_MAX], why[SEGMENT_PATH_MAX + 128];
 	struct buf b = BUF_INIT;
-	struct offsets s;
 	int rc;
 
+	/* Nothing appended since the newest one: it is the same state. */
+	if (plog->nsnaps > 0 && plog->snaps[plog->nsnaps - 1] == leo)
+		return 0;
+	if (min_replay > 0 && replay_bytes(plog) < min_replay)
+		return 0;
 	rc = pstate_encode(plog->pstate, leo, &b);
 	if (rc)
 		goto out_log;
 	snap_path(plog, leo, path, sizeof(path));
-	rc = ckpt_write_file(path, b.data, b.len, sync, why, sizeof(why));
+	rc = write_in_place(path, &b, why, sizeof(why));
 	if (rc)
 		goto out_log;
-	if (!sync)
-		atomic_store(&plog->dir_dirty, true);
-	if (list_snapshots(plog, &s) == 0) {
-		for (size_t i = 0; i + SNAP_KEEP < s.n; i++)
-			remove_snapshot(plog, s.v[i]);
-		free(s.v);
-	}
+	/* A new snapshot need not be durable: without it a restart
+	 * replays more. Removals of older ones are (remove_snapshot). */
+	rc = snaps_add(plog, leo);
+	if (rc)
+		goto out_log;
+	plog->snap_offset = leo;
+	plog->snap_seg_base = plog->segs[plog->nsegs - 1]->base;
+	plog->snap_pos = segment_size(plog->segs[plog->nsegs - 1]);
+	while (plog->nsnaps > SNAP_KEEP)
+		remove_snapshot(plog, 0);
 	buf_free(&b);
 	return 0;
 out_log:
@@ -231,7 +290,7 @@ static int load_snapshot(struct plog *plog, int64_t off)
  * limit bytes. Returns 0, ERR_IO, ERR_CORRUPT, ERR_NOMEM.
  */
 static int scan_segment(struct plog *plog, struct segment *seg, int64_t start,
-			uint8_t *chunk, int64_t *scanned)
+			uint8_t *chunk, int64_t *scanned, int64_t *start_pos)
 {
 	int64_t size = segment_size(seg), pos = 0;
 	struct batch_loc loc;
@@ -250,6 +309,8 @@ static int scan_segment(struct plog *plog, struct segment *seg, int64_t start,
 			goto out_unpin;
 		pos = loc.pos;
 	}
+	if (*start_pos < 0)
+		*start_pos = pos;
 	*scanned += size - pos;
 	while (pos < size) {
 		int64_t want =
@@ -295,16 +356,27 @@ out_unpin:
 	return rc;
 }
 
-/* Replays every batch at or after start up to the LEO. */
-static int replay(struct plog *plog, int64_t start, int64_t *scanned)
+/*
+ * Replays every batch at or after start up to the LEO. *seg_base and
+ * *pos get where start is (segment and byte position), when known.
+ */
+static int replay(struct plog *plog, int64_t start, int64_t *scanned,
+		  int64_t *seg_base, int64_t *pos)
 {
 	int64_t leo = atomic_load(&plog->leo);
 	uint8_t *chunk;
 	int rc = 0;
 
 	*scanned = 0;
-	if (start >= leo)
+	*seg_base = -1;
+	*pos = -1;
+	if (start >= leo) {
+		struct segment *active = plog->segs[plog->nsegs - 1];
+
+		*seg_base = active->base;
+		*pos = segment_size(active);
 		return 0;
+	}
 	chunk = malloc(SCAN_CHUNK);
 	if (!chunk)
 		return ERR_NOMEM;
@@ -315,7 +387,11 @@ static int replay(struct plog *plog, int64_t start, int64_t *scanned)
 
 		if (upper <= start || segment_size(seg) == 0)
 			continue;
-		rc = scan_segment(plog, seg, start, chunk, scanned);
+		if (*pos < 0)
+			*seg_base = seg->base;
+		rc = scan_segment(plog, seg, start, chunk, scanned, pos);
+		/* As the loader leaves them: opened again on first use. */
+		(void)segment_close_idle(seg, INT64_MAX, 0);
 		if (rc)
 			log_error(LOG_FAC,
 				  "topic=%s partition=%" PRId32 " cannot read "
@@ -335,40 +411,41 @@ static int replay(struct plog *plog, int64_t start, int64_t *scanned)
 static int rebuild(struct plog *plog, const char *why)
 {
 	int64_t leo = atomic_load(&plog->leo), start = -1, scanned = 0;
-	int64_t t0 = clock_mono_ms();
+	int64_t t0 = clock_mono_ms(), seg_base, pos;
 	bool from_snap;
-	struct offsets s;
-	int rc;
+	int rc = 0;
 
 	pstate_clear(plog->pstate);
-	rc = list_snapshots(plog, &s);
-	if (rc)
-		return rc;
-	for (size_t i = s.n; i-- > 0;) {
-		if (s.v[i] > leo) {
-			remove_snapshot(plog, s.v[i]);
-			continue;
-		}
-		if (start >= 0)
-			continue;
-		rc = load_snapshot(plog, s.v[i]);
+	plog->snap_offset = -1;
+	if (remove_above(plog, leo) > 0)
+		sync_removals(plog);
+	while (plog->nsnaps > 0 && start < 0) {
+		int64_t off = plog->snaps[plog->nsnaps - 1];
+
+		rc = load_snapshot(plog, off);
 		if (rc == 0) {
-			start = s.v[i];
-			continue;
+			start = off;
+			break;
 		}
 		if (rc == ERR_NOMEM)
-			goto out_free;
+			return rc;
 		log_warn(LOG_FAC,
 			 "topic=%s partition=%" PRId32 " producer state "
 			 "snapshot %020" PRId64
 			 " is unusable (%s); deleting it",
-			 plog->topic, plog->partition, s.v[i], err_str(rc));
-		remove_snapshot(plog, s.v[i]);
+			 plog->topic, plog->partition, off, err_str(rc));
+		remove_snapshot(plog, plog->nsnaps - 1);
 	}
 	from_snap = start >= 0;
 	if (!from_snap)
 		start = plog->segs[0]->base;
-	rc = replay(plog, start, &scanned);
+	rc = replay(plog, start, &scanned, &seg_base, &pos);
+	if (rc == 0 && from_snap && pos >= 0) {
+		/* Where the newest snapshot sits, for replay_bytes. */
+		plog->snap_offset = start;
+		plog->snap_seg_base = seg_base;
+		plog->snap_pos = pos;
+	}
 	if (rc == ERR_CORRUPT) {
 		/* A batch header the loader trusted is bad: reads fail
 		 * there too. Keep the partition available with what was
@@ -376,7 +453,7 @@ static int rebuild(struct plog *plog, const char *why)
 		rc = 0;
 	} else if (rc) {
 		pstate_clear(plog->pstate);
-		goto out_free;
+		return rc;
 	}
 	if (scanned > 0)
 		log_info(LOG_FAC,
@@ -387,9 +464,7 @@ static int rebuild(struct plog *plog, const char *why)
 			 pstate_count(plog->pstate), why,
 			 from_snap ? "the snapshot at" : "the log start", start,
 			 scanned, clock_mono_ms() - t0);
-out_free:
-	free(s.v);
-	return rc;
+	return 0;
 }
 
 int plog_pstate_load(struct plog *plog, char *errstr, size_t errstr_size)

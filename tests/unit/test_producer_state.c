@@ -580,6 +580,13 @@ START_TEST(test_plog_follower_learns_state)
 }
 END_TEST
 
+/* A clean stop as the log manager does it. */
+static void close_clean(plog_t *p)
+{
+	ck_assert_int_eq(plog_close(p), 0);
+	ck_assert_int_eq(plog_snapshot_producers(p), 0);
+}
+
 /* Appends nb batches of producer pid from *seq; returns the LEO. */
 static int64_t fill(plog_t *p, int64_t pid, int32_t *seq, int nb, int recs)
 {
@@ -607,7 +614,7 @@ START_TEST(test_plog_rebuild_clean_and_crash)
 	leo = plog_leo(p);
 	ck_assert_int_eq(leo, 1703);
 	/* Clean close: a snapshot at the LEO, nothing to replay. */
-	ck_assert_int_eq(plog_close(p), 0);
+	close_clean(p);
 	plog_unref(p);
 	p = open_log(true);
 	ck_assert_int_eq(plog_leo(p), leo);
@@ -674,6 +681,22 @@ static int damage_snapshots(int64_t min)
 	return n;
 }
 
+/* The largest offset of a snapshot file in pdir, or -1. */
+static int64_t newest_snapshot(void)
+{
+	struct dirent *de;
+	int64_t max = -1;
+	DIR *d = opendir(pdir);
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".snapshot") &&
+		    strtoll(de->d_name, NULL, 10) > max)
+			max = strtoll(de->d_name, NULL, 10);
+	closedir(d);
+	return max;
+}
+
 START_TEST(test_plog_rebuild_past_bad_snapshots)
 {
 	plog_t *p = open_log(false);
@@ -681,7 +704,7 @@ START_TEST(test_plog_rebuild_past_bad_snapshots)
 	int64_t leo;
 
 	leo = fill(p, 4, &s, 200, 10);
-	ck_assert_int_eq(plog_close(p), 0);
+	close_clean(p);
 	plog_unref(p);
 	/* Every snapshot damaged: replay from the log start; the damaged
 	 * files are removed. */
@@ -694,9 +717,10 @@ START_TEST(test_plog_rebuild_past_bad_snapshots)
 	plog_unref(p);
 	/* Only the newest is damaged: an older one is used. */
 	p = open_log(false);
-	ck_assert_int_eq(plog_close(p), 0);
+	close_clean(p);
 	plog_unref(p);
-	ck_assert_int_eq(damage_snapshots(leo), 1);
+	ck_assert_int_ge(count_files(pdir, ".snapshot"), 2);
+	ck_assert_int_eq(damage_snapshots(newest_snapshot()), 1);
 	p = open_log(true);
 	ck_assert_int_eq(produce(p, 4, 0, s - 20, 10), leo - 20);
 	ck_assert_int_eq(produce(p, 4, 0, s, 10), leo);
@@ -740,6 +764,46 @@ START_TEST(test_plog_truncation_rebuilds)
 }
 END_TEST
 
+/* A clean close writes a snapshot at the LEO when the next start would
+ * otherwise replay 64 KiB or more, and not for less. */
+START_TEST(test_plog_close_snapshot)
+{
+	plog_t *p;
+	char path[1024];
+	int32_t s = 0;
+	int64_t leo;
+
+	conf.segment_bytes = 1 << 20;
+	p = open_log(false);
+	leo = fill(p, 2, &s, 5, 10);
+	close_clean(p);
+	plog_unref(p);
+	ck_assert_int_eq(count_files(pdir, ".snapshot"), 0);
+	p = open_log(true);
+	ck_assert_int_eq(produce(p, 2, 0, s - 10, 10), leo - 10);
+	leo = fill(p, 2, &s, 100, 10);
+	close_clean(p);
+	plog_unref(p);
+	snprintf(path, sizeof(path), "%s/%020" PRId64 ".snapshot", pdir, leo);
+	ck_assert_int_gt(lt_file_size(path), 0);
+	ck_assert_int_eq(count_files(pdir, ".snapshot"), 1);
+	p = open_log(true);
+	ck_assert_int_eq(produce(p, 2, 0, s - 10, 10), leo - 10);
+	ck_assert_int_eq(produce(p, 2, 0, s, 10), leo);
+	s += 10;
+	/* One batch since that snapshot: not worth another one. */
+	close_clean(p);
+	plog_unref(p);
+	ck_assert_int_eq(count_files(pdir, ".snapshot"), 1);
+	p = open_log(true);
+	ck_assert_int_eq(produce(p, 2, 0, s - 10, 10), leo);
+	fill(p, 2, &s, 100, 10);
+	close_clean(p);
+	plog_unref(p);
+	ck_assert_int_eq(count_files(pdir, ".snapshot"), 2);
+}
+END_TEST
+
 START_TEST(test_plog_stale_snapshot_above_leo)
 {
 	plog_t *p = open_log(false);
@@ -749,7 +813,7 @@ START_TEST(test_plog_stale_snapshot_above_leo)
 	int64_t leo;
 
 	leo = fill(p, 3, &s, 10, 10);
-	ck_assert_int_eq(plog_close(p), 0);
+	close_clean(p);
 	plog_unref(p);
 	/* A snapshot for offsets the log does not have (a cut tail). */
 	snprintf(path, sizeof(path), "%s/%020" PRId64 ".snapshot", pdir,
@@ -805,6 +869,7 @@ static Suite *suite(void)
 	tcase_add_test(tp, test_plog_rebuild_clean_and_crash);
 	tcase_add_test(tp, test_plog_rebuild_past_bad_snapshots);
 	tcase_add_test(tp, test_plog_truncation_rebuilds);
+	tcase_add_test(tp, test_plog_close_snapshot);
 	tcase_add_test(tp, test_plog_stale_snapshot_above_leo);
 	tcase_add_test(tp, test_plog_expiry_at_retention);
 	suite_add_tcase(s, tp);
