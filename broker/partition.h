@@ -137,12 +137,20 @@ struct append_result {
 	int64_t log_start_offset;
 	bool wait_hw;		/* acks=all: HW must pass last_offset */
 	bool wait_flush;	/* flush.on.ack: fsync must pass it */
+	int dup_batches;	/* idempotent retries found in the log */
+	/* When a run of several batches held duplicates: each batch's base
+	 * offset (malloc'd, n_batch_bases entries; the caller frees it).
+	 * NULL otherwise: the batches sit at consecutive offsets. */
+	int64_t *batch_bases;
+	size_t n_batch_bases;
 };
 
 /*
  * Appends a run of record batches as leader (worker thread). data is the
  * request payload (rewritten in place). Checks role, batch validity,
- * sizes, timestamps and, for acks=all, the ISR size. Returns NONE with
+ * sizes, timestamps, for acks=all the ISR size, and for batches of
+ * idempotent producers their sequence and epoch (duplicates are answered
+ * with their original offsets and not appended again). Returns NONE with
  * *res filled, or a wire error with a sentence in msg; nothing is
  * appended on error.
  */
