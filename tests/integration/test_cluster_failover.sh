@@ -67,7 +67,7 @@ errors=$(grep -c producer_send_error "$T/vp.out" || true)
 [ "$errors" -eq 0 ] || fail "$errors sends failed: $(grep -m3 producer_send_error "$T/vp.out")"
 fx verifiable-consumer --bootstrap-server "$B" --topic $t --from-beginning \
   --timeout-ms 5000 >"$T/vc.out" 2>/dev/null || true
-result=$("$top_srcdir/tests/integration/verify-records" "$T/vp.out" "$T/vc.out" --allow-duplicates) ||
+result=$("$top_srcdir/tests/integration/verify-records" "$T/vp.out" "$T/vc.out") ||
   fail "records lost: $result"
 log "$result"
 echo "$result" | grep -q "out_of_order=0" || fail "records out of order: $result"

@@ -128,7 +128,7 @@ wait $FX_PID 2>/dev/null || true
 fx verifiable-consumer --bootstrap-server "$(bootstrap_all)" --topic $t --from-beginning \
   --timeout-ms 5000 >"$T/vc.out" 2>/dev/null || true
 cat "$T/vp.out" "$T/zombie.out" "$T/minisr.out" "$T/after.out" >"$T/all.out"
-result=$("$top_srcdir/tests/integration/verify-records" "$T/all.out" "$T/vc.out" --allow-duplicates) ||
+result=$("$top_srcdir/tests/integration/verify-records" "$T/all.out" "$T/vc.out") ||
   fail "acknowledged records lost: $result"
 log "$result"
 pass
