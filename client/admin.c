@@ -389,8 +389,10 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 	}
 	deadline = admin_deadline(a, timeout_ms);
 	ct.name = (char *)t->name;
-	ct.num_partitions = t->num_partitions;
-	ct.replication_factor = t->replication_factor;
+	/* With an explicit assignment the counts follow from it, and the
+	 * broker (as Kafka's) refuses a request that also sets them. */
+	ct.num_partitions = t->assignment ? -1 : t->num_partitions;
+	ct.replication_factor = t->assignment ? -1 : t->replication_factor;
 	if (t->config_cnt) {
 		ce = calloc(t->config_cnt, sizeof(*ce));
 		cep = calloc(t->config_cnt, sizeof(*cep));

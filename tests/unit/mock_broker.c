@@ -435,7 +435,16 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		res->name = ct->name;
 		res->num_partitions =
 		    ct->num_partitions > 0 ? ct->num_partitions : 1;
-		if (find_topic(m, ct->name)) {
+		if (ct->n_assignments)
+			res->num_partitions = (int32_t)ct->n_assignments;
+		if (ct->n_assignments && (ct->num_partitions != -1 ||
+					  ct->replication_factor != -1)) {
+			/* As the broker (and Kafka) refuse it. */
+			res->error = FLUXO__ERROR_CODE__INVALID_REQUEST;
+			res->error_message =
+			    "Both numPartitions or replicationFactor and "
+			    "replicasAssignments were set.";
+		} else if (find_topic(m, ct->name)) {
 			res->error = FLUXO__ERROR_CODE__TOPIC_ALREADY_EXISTS;
 			res->error_message = "Topic already exists.";
 		} else if (!req->create_topics->validate_only) {

@@ -414,6 +414,28 @@ START_TEST(test_config_synonyms)
 }
 END_TEST
 
+/* An explicit assignment is sent without counts (the broker refuses
+ * both at once); the counts come from the assignment. */
+START_TEST(test_create_with_assignment)
+{
+	fluxo_admin_t *a = admin();
+	const int32_t p0[] = {1, 2}, p1[] = {2, 1}, p2[] = {1, 2};
+	const int32_t *rows[] = {p0, p1, p2};
+	const int cnt[] = {2, 2, 2};
+	fluxo_new_topic_t nt = {.name = "placed",
+				.num_partitions = 3,
+				.replication_factor = 2,
+				.assignment = rows,
+				.assignment_cnt = cnt};
+	char err[512];
+	int rc;
+
+	rc = fluxo_admin_create_topic(a, &nt, true, 5000, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	fluxo_admin_destroy(a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("client_admin");
@@ -429,6 +451,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_reassign_unsupported);
 	tcase_add_test(tc, test_broker_configs_routed);
 	tcase_add_test(tc, test_config_synonyms);
+	tcase_add_test(tc, test_create_with_assignment);
 	suite_add_tcase(s, tc);
 	return s;
 }
