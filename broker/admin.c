@@ -19,6 +19,7 @@
 #include "config.h"
 #include "admin.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,29 @@ static void layer_add(struct layers *ls, struct strpool *pool,
 }
 
 /*
+ * The value of a setting whose default is derived from another one
+ * (log.retention.ms from log.retention.hours, ...), as this broker
+ * computed it from server.properties. Returns false for any other
+ * setting without a default of its own: it then has no value to show.
+ */
+static bool derived_value(struct broker *b, const char *name, char *out,
+			  size_t out_size)
+{
+	int64_t v;
+
+	if (strcmp(name, "log.retention.ms") == 0)
+		v = broker_conf_retention_ms(&b->conf);
+	else if (strcmp(name, "log.roll.ms") == 0)
+		v = broker_conf_roll_ms(&b->conf);
+	else if (strcmp(name, "log.roll.jitter.ms") == 0)
+		v = broker_conf_roll_jitter_ms(&b->conf);
+	else
+		return false;
+	snprintf(out, out_size, "%" PRId64, v);
+	return true;
+}
+
+/*
  * The broker layers of setting d, in Kafka's precedence: dynamic
  * per-broker, dynamic cluster default, server.properties, built-in
  * default.
@@ -412,14 +436,11 @@ static void broker_layers(struct broker *b, const struct dyn_layers *l,
 		layer_add(ls, pool, d->name,
 			  conf_get(d, &b->conf, val, sizeof(val)),
 			  FLUXO__CONFIG_SOURCE__SOURCE_STATIC_BROKER_CONFIG);
-	/* A default derived from another setting (log.retention.ms from
-	 * log.retention.hours) has no text of its own: show its value. */
 	if (d->dflt)
 		layer_add(ls, pool, d->name, d->dflt,
 			  FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG);
-	else if (!set)
-		layer_add(ls, pool, d->name,
-			  conf_get(d, &b->conf, val, sizeof(val)),
+	else if (!set && derived_value(b, d->name, val, sizeof(val)))
+		layer_add(ls, pool, d->name, val,
 			  FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG);
 }
 
