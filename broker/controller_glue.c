@@ -172,9 +172,22 @@ void controller_glue_controlled_shutdown(struct broker *b)
 {
 	int64_t start = clock_mono_ms();
 	int tries = b->conf.controlled_shutdown_max_retries + 1;
+	int prev = -1;
 
 	for (int i = 0; i < tries; i++) {
 		int rc = try_controlled_shutdown(b);
+
+		if (rc > 0 && rc == prev) {
+			/* No progress: no other in-sync replica is alive to
+			 * take these over; waiting will not change that. */
+			log_warn("broker",
+				 "controlled shutdown: %d partition(s) have no "
+				 "other in-sync replica alive; stopping with them "
+				 "offline",
+				 rc);
+			return;
+		}
+		prev = rc;
 
 		if (rc == 0) {
 			log_info("broker",

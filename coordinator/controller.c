@@ -296,6 +296,9 @@ static void become_controller(controller_t *ctl, int32_t epoch,
 	ret = ctl_elect_offline(ctl);
 	if (ret < 0 || !atomic_load(&ctl->active))
 		return;
+	ret = ctl_shrink_dead_isrs(ctl);
+	if (ret < 0 || !atomic_load(&ctl->active))
+		return;
 	ctl_on_delete_topics(ctl);
 	if (!atomic_load(&ctl->active))
 		return;

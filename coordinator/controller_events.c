@@ -186,6 +186,47 @@ static int on_failures(controller_t *ctl, const int32_t *dead, int n_dead)
 	return ret;
 }
 
+/*
+ * After a controller fail-over: replicas on brokers that are not live
+ * leave the ISR of partitions whose leader lives (Kafka's replica state
+ * machine start-up moves them to OfflineReplica). Without this, a broker
+ * that died while there was no controller (the previous controller died
+ * with it, or before noticing) would stay in ISRs it can never catch up
+ * with, holding the high watermark and acks=all back.
+ */
+int ctl_shrink_dead_isrs(controller_t *ctl)
+{
+	struct tplist l = {0};
+	int ret;
+
+	strmap_foreach(&ctl->topics, i)
+	{
+		struct ctl_topic *t = ctl->topics.v[i].val;
+
+		if (t->deleting)
+			continue;
+		for (int p = 0; p < t->n_parts; p++) {
+			const struct ctl_part *cp = &t->parts[p];
+			bool dead = false;
+
+			if (!cp->has_state || cp->leader < 0 ||
+			    !ctl_is_live(ctl, cp->leader))
+				continue;
+			for (int r = 0; r < cp->isr.n && !dead; r++)
+				dead = !ctl_is_live(ctl, cp->isr.ids[r]);
+			if (dead && tpl_add(&l, t, p) < 0) {
+				tpl_free(&l);
+				return ERR_NOMEM;
+			}
+		}
+	}
+	ret = l.n ? ctl_update_partitions(ctl, l.v, l.n, decide_failure, NULL,
+					  NULL)
+		  : 0;
+	tpl_free(&l);
+	return ret;
+}
+
 static int on_startups(controller_t *ctl, const int32_t *ids, int n)
 {
 	if (n == 0)

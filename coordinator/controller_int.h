@@ -306,6 +306,8 @@ int ctl_elect_one_offline(controller_t *ctl, struct ctl_topic *t, int p,
 			  struct ctl_newstate *ns, bool force_unclean);
 /* Elects leaders for partitions without a live leader (not deleting). */
 int ctl_elect_offline(controller_t *ctl);
+/* Fail-over: drops replicas of dead brokers from ISRs (live leaders). */
+int ctl_shrink_dead_isrs(controller_t *ctl);
 bool ctl_unclean_allowed(controller_t *ctl, struct ctl_topic *t);
 
 /* controller_events.c */

@@ -8,6 +8,7 @@
 #   broker_restart ID [k=v ...]
 #   bs [ID]                       bootstrap address "127.0.0.1:port"
 #   fx TOOL ARGS...               run a fluxo tool from the build tree
+#   FX_OUT=f fx_bg TOOL ARGS...   start one in the background -> $FX_PID
 #   wait_until SECONDS CMD...     retry CMD until it succeeds or time runs out
 #   fail MSG / pass               end the test
 # Everything started is recorded and stopped by pid on exit; every wait is
@@ -63,6 +64,15 @@ wait_until() { # seconds cmd...
 fx() { # tool args...
   local tool=$1; shift
   "$top_builddir/tools/fluxo-$tool" "$@"
+}
+
+# Starts a tool in the background; its pid (not a subshell's) goes to
+# $FX_PID and to the list of processes stopped at exit.
+fx_bg() { # tool args... (redirect with FX_OUT/FX_ERR)
+  local tool=$1; shift
+  "$top_builddir/tools/fluxo-$tool" "$@" >"${FX_OUT:-/dev/null}" 2>"${FX_ERR:-/dev/null}" &
+  FX_PID=$!
+  STARTED_PIDS+=("$FX_PID")
 }
 
 zk_start() {

@@ -46,9 +46,9 @@ fx dump-log --files "$seg" --verify >/dev/null || fail "the recovered segment do
 broker_stop 1
 broker_restart 1 log.flush.on.ack=true
 fx topics --bootstrap-server "$B" --create --topic durable --partitions 2 >/dev/null
-fx verifiable-producer --bootstrap-server "$B" --topic durable --max-messages 200000 \
-  --acks 1 >"$T/vp.out" 2>/dev/null &
-vp=$!
+FX_OUT="$T/vp.out" fx_bg verifiable-producer --bootstrap-server "$B" --topic durable \
+  --max-messages 200000 --acks 1
+vp=$FX_PID
 wait_until 20 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge 2000 ]" ||
   fail "the verifiable producer made no progress"
 broker_kill 1

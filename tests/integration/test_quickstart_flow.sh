@@ -45,9 +45,9 @@ echo "$got" | grep -q "Offset:0.*k1.*v1" || fail "keyed record 0: $got"
 echo "$got" | grep -q "Offset:1.*k2.*v2" || fail "keyed record 1: $got"
 
 # A live consumer (no --from-beginning) sees only new records.
-fx console-consumer --bootstrap-server "$B" --topic $t --max-messages 3 \
-  --timeout-ms 20000 >"$T/live.out" 2>/dev/null &
-cpid=$!
+FX_OUT="$T/live.out" fx_bg console-consumer --bootstrap-server "$B" --topic $t \
+  --max-messages 3 --timeout-ms 20000
+cpid=$FX_PID
 i=0
 while kill -0 $cpid 2>/dev/null && [ $i -lt 100 ]; do
   i=$((i + 1))

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Three brokers, a three-node ZooKeeper ensemble, RF 3 with
+# min.insync.replicas=2 and acks=all: the leader of a partition is killed
+# with -9 again and again while a producer runs. Every acknowledged record
+# is read back at its acknowledged offset, in order per partition; the
+# partition is led again within zookeeper.session.timeout.ms + 2 s; the
+# killed broker comes back, catches up and rejoins the ISR.
+. "$(dirname "$0")/lib.sh"
+
+session_ms=6000
+zk_start 3
+for id in 1 2 3; do broker_start $id replica.lag.time.max.ms=10000; done
+B=$(bootstrap_all)
+t=failover
+
+fx topics --bootstrap-server "$B" --create --topic $t --partitions 6 \
+  --replication-factor 3 --config min.insync.replicas=2 >/dev/null ||
+  fail "cannot create the topic"
+desc=$(fx topics --bootstrap-server "$B" --describe --topic $t)
+echo "$desc" | grep -q "ReplicationFactor: 3" || fail "describe: $desc"
+for id in 1 2 3; do
+  echo "$desc" | grep -q "Leader: $id" || fail "no partition led by broker $id: $desc"
+done
+[ "$(echo "$desc" | grep -c 'Isr: [0-9],[0-9],[0-9]')" -eq 6 ] || fail "ISRs not full: $desc"
+
+leader_of() { # partition -> leader id (or none)
+  fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t 2>/dev/null |
+    awk -v p="$1" '$3 == "Partition:" && $4 == p { print $6 }'
+}
+healthy() {
+  [ -z "$(fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t \
+    --under-replicated-partitions 2>/dev/null)" ] &&
+  [ -z "$(fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t \
+    --unavailable-partitions 2>/dev/null)" ]
+}
+
+FX_OUT="$T/vp.out" FX_ERR="$T/vp.err" fx_bg verifiable-producer --bootstrap-server "$B" \
+  --topic $t --acks all --throughput 3000 --max-messages -1
+vp=$FX_PID
+wait_until 20 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge 1000 ]" ||
+  fail "the producer made no progress"
+
+for round in 1 2 3; do
+  p=$(( (round * 2) % 6 ))
+  victim=$(leader_of $p)
+  [ -n "$victim" ] && [ "$victim" != none ] || fail "partition $p has no leader"
+  log "round $round: killing broker $victim (leader of partition $p)"
+  before=$(grep -c producer_send_success "$T/vp.out")
+  t0=$(date +%s%N)
+  broker_kill "$victim"
+  wait_until 30 bash -c "l=\$(awk -v p=$p '\$3 == \"Partition:\" && \$4 == p { print \$6 }' < <('$top_builddir/tools/fluxo-topics' --bootstrap-server '$(bootstrap_all)' --describe --topic $t 2>/dev/null)); [ -n \"\$l\" ] && [ \"\$l\" != none ] && [ \"\$l\" != $victim ]" ||
+    fail "partition $p was not led again within 30 s"
+  took=$(( ($(date +%s%N) - t0) / 1000000 ))
+  log "round $round: partition $p led by broker $(leader_of $p) after $took ms"
+  [ "$took" -le $((session_ms + 2000 + 1500)) ] ||
+    fail "leader election took $took ms (> session timeout + 2 s)"
+  wait_until 30 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge $((before + 1000)) ]" ||
+    fail "the producer did not carry on after the failover"
+  broker_restart "$victim"
+  wait_until 60 healthy || fail "broker $victim did not rejoin every ISR"
+  log "round $round: broker $victim back in every ISR"
+done
+
+kill -TERM $vp
+wait $vp 2>/dev/null || true
+errors=$(grep -c producer_send_error "$T/vp.out" || true)
+[ "$errors" -eq 0 ] || fail "$errors sends failed: $(grep -m3 producer_send_error "$T/vp.out")"
+fx verifiable-consumer --bootstrap-server "$B" --topic $t --from-beginning \
+  --timeout-ms 5000 >"$T/vc.out" 2>/dev/null || true
+result=$("$top_srcdir/tests/integration/verify-records" "$T/vp.out" "$T/vc.out" --allow-duplicates) ||
+  fail "records lost: $result"
+log "$result"
+echo "$result" | grep -q "out_of_order=0" || fail "records out of order: $result"
+pass

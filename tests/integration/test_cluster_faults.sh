@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Faults of a three-broker cluster on a three-node ZooKeeper ensemble:
+#  1. the controller is killed: another broker takes over with a larger
+#     controller epoch, and the cluster keeps serving;
+#  2. a partition leader is paused (SIGSTOP) past its session timeout: a new
+#     leader takes over; when the old one resumes, its session has expired:
+#     it re-registers, serves again as a follower, acknowledges nothing as a
+#     stale leader, truncates what it appended meanwhile, and every replica
+#     ends with the same log;
+#  3. the ISR falls below min.insync.replicas: acks=all produces are
+#     refused and nothing is acknowledged; when brokers return, producing
+#     works again.
+# Throughout, an acks=all producer runs; every acknowledged record is read
+# back at its offset, in order.
+. "$(dirname "$0")/lib.sh"
+
+zk_start 3
+declare -A MPORT
+for id in 1 2 3; do
+  MPORT[$id]=$(free_port)
+  broker_start $id replica.lag.time.max.ms=10000 \
+    metrics.listener=http://127.0.0.1:${MPORT[$id]}
+done
+B=$(bootstrap_all)
+t=faults
+fx topics --bootstrap-server "$B" --create --topic $t --partitions 3 \
+  --replication-factor 3 --config min.insync.replicas=2 >/dev/null ||
+  fail "cannot create the topic"
+
+describe() { fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t 2>/dev/null; }
+leader_of() { describe | awk -v p="$1" '$3 == "Partition:" && $4 == p { print $6 }'; }
+healthy() {
+  [ -z "$(fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t \
+    --under-replicated-partitions 2>/dev/null)" ] &&
+  [ -z "$(fx topics --bootstrap-server "$(bootstrap_all)" --describe --topic $t \
+    --unavailable-partitions 2>/dev/null)" ]
+}
+controller() { # -> "id epoch" of the newest "is the controller" line
+  grep -h "is the controller, epoch" "$T"/broker-*.log |
+    sed -E 's/.*broker ([0-9]+) is the controller, epoch ([0-9]+).*/\2 \1/' |
+    sort -n | tail -1 | awk '{ print $2, $1 }'
+}
+metric() { # broker name partition -> value
+  curl -s "http://127.0.0.1:${MPORT[$1]}/metrics" |
+    awk -v n="$2" -v p="partition=\"$3\"" '$1 ~ "^"n"{" && index($1, "topic=\"'$t'\"") && index($1, p) { print $2 }'
+}
+acked() { grep -c producer_send_success "$1" || true; }
+
+FX_OUT="$T/vp.out" FX_ERR="$T/vp.err" fx_bg verifiable-producer --bootstrap-server "$B" \
+  --topic $t --acks all --throughput 2000 --max-messages -1 --value-prefix main
+vp=$FX_PID
+wait_until 20 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge 500 ]" ||
+  fail "the producer made no progress"
+
+# ---- 1. controller killed
+read -r ctl epoch < <(controller)
+log "controller is broker $ctl at epoch $epoch; killing it"
+broker_kill "$ctl"
+wait_until 20 bash -c "grep -h 'is the controller, epoch' $T/broker-*.log |
+  sed -E 's/.*epoch ([0-9]+).*/\1/' | sort -n | tail -1 | grep -qx $((epoch + 1))" ||
+  fail "no new controller with epoch $((epoch + 1))"
+read -r ctl2 epoch2 < <(controller)
+[ "$ctl2" != "$ctl" ] && [ "$epoch2" -gt "$epoch" ] ||
+  fail "controller after the kill: broker $ctl2 epoch $epoch2"
+log "broker $ctl2 took over as controller with epoch $epoch2"
+before=$(acked "$T/vp.out")
+wait_until 30 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge $((before + 500)) ]" ||
+  fail "producing stopped after the controller died"
+broker_restart "$ctl"
+wait_until 60 healthy || fail "the cluster did not heal after the controller kill"
+
+# ---- 2. a paused leader
+p=1
+old=$(leader_of $p)
+log "pausing broker $old (leader of partition $p)"
+broker_pause "$old"
+wait_until 30 bash -c "l=\$('$top_builddir/tools/fluxo-topics' --bootstrap-server 127.0.0.1:${BROKER_PORT[$(( old % 3 + 1 ))]} --describe --topic $t 2>/dev/null | awk -v p=$p '\$3 == \"Partition:\" && \$4 == p { print \$6 }'); [ -n \"\$l\" ] && [ \"\$l\" != none ] && [ \"\$l\" != $old ]" ||
+  fail "no new leader for partition $p while broker $old is paused"
+# A producer that only knows the paused broker: it will try it first.
+FX_OUT="$T/zombie.out" fx_bg verifiable-producer --bootstrap-server "$(bs "$old")" \
+  --topic $t --acks all --max-messages 200 --value-prefix zombie \
+  --producer-property request.timeout.ms=3000 \
+  --producer-property delivery.timeout.ms=20000
+zp=$FX_PID
+sleep 1
+broker_resume "$old"
+log "resumed broker $old"
+wait_until 30 bash -c "tail -n +$(( ${BROKER_LOGPOS[$old]} + 1 )) '$T/broker-$old.log' | grep -q 're-registered with epoch'" ||
+  fail "broker $old did not re-register after its session expired"
+wait_until 60 healthy || fail "broker $old did not rejoin every ISR"
+wait $zp 2>/dev/null || true
+# Every replica of partition $p ends with the same log end offset.
+wait_until 20 bash -c "
+  a=\$(curl -s http://127.0.0.1:${MPORT[1]}/metrics | grep '^fluxo_log_end_offset{.*topic=\"$t\".*partition=\"$p\"' | awk '{print \$2}')
+  b=\$(curl -s http://127.0.0.1:${MPORT[2]}/metrics | grep '^fluxo_log_end_offset{.*topic=\"$t\".*partition=\"$p\"' | awk '{print \$2}')
+  c=\$(curl -s http://127.0.0.1:${MPORT[3]}/metrics | grep '^fluxo_log_end_offset{.*topic=\"$t\".*partition=\"$p\"' | awk '{print \$2}')
+  [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ] && [ \"\$b\" = \"\$c\" ]" ||
+  fail "replicas of partition $p diverge after the pause"
+log "all replicas of partition $p agree after the pause"
+
+# ---- 3. ISR below min.insync.replicas
+keep=$(leader_of 0)
+others=""
+for id in 1 2 3; do [ "$id" = "$keep" ] || others="$others $id"; done
+kill -TERM $vp; wait $vp 2>/dev/null || true
+for id in $others; do broker_kill "$id"; done
+log "killed brokers$others; waiting for the ISRs to shrink"
+wait_until 30 bash -c "'$top_builddir/tools/fluxo-topics' --bootstrap-server $(bs "$keep") --describe --topic $t 2>/dev/null | grep -q 'Partition: 0.*Isr: $keep\$'" ||
+  fail "the ISR of partition 0 did not shrink to broker $keep"
+FX_OUT="$T/minisr.out" fx_bg verifiable-producer --bootstrap-server "$(bs "$keep")" \
+  --topic $t --acks all --max-messages 50 --value-prefix minisr \
+  --producer-property delivery.timeout.ms=5000 \
+  --producer-property request.timeout.ms=2000
+wait $FX_PID 2>/dev/null || true
+n=$(acked "$T/minisr.out")
+[ "$n" -eq 0 ] || fail "$n records acknowledged with the ISR below min.insync.replicas"
+grep -q "NOT_ENOUGH_REPLICAS\|Not enough\|not enough\|TIMED_OUT\|timed out" "$T/minisr.out" ||
+  fail "no NOT_ENOUGH_REPLICAS error: $(head -3 "$T/minisr.out")"
+log "no record acknowledged below min.insync.replicas"
+for id in $others; do broker_restart "$id"; done
+wait_until 60 healthy || fail "the cluster did not heal"
+FX_OUT="$T/after.out" fx_bg verifiable-producer --bootstrap-server "$(bootstrap_all)" \
+  --topic $t --acks all --max-messages 100 --value-prefix after
+wait $FX_PID 2>/dev/null || true
+[ "$(acked "$T/after.out")" -eq 100 ] || fail "producing after the recovery failed"
+
+# ---- every acknowledged record is there
+fx verifiable-consumer --bootstrap-server "$(bootstrap_all)" --topic $t --from-beginning \
+  --timeout-ms 5000 >"$T/vc.out" 2>/dev/null || true
+cat "$T/vp.out" "$T/zombie.out" "$T/minisr.out" "$T/after.out" >"$T/all.out"
+result=$("$top_srcdir/tests/integration/verify-records" "$T/all.out" "$T/vc.out" --allow-duplicates) ||
+  fail "acknowledged records lost: $result"
+log "$result"
+pass
