@@ -341,12 +341,12 @@ static char *pool_dup(struct strpool *p, const char *s)
  * admin_apply_broker_config().
  */
 struct dyn_layers {
-	struct zk_entity_config broker;	/* /config/brokers/<id> */
+	struct zk_entity_config broker; /* /config/brokers/<id> */
 	struct zk_entity_config deflt;	/* /config/brokers/<default> */
 };
 
-static int read_dyn_layers(struct broker *b, struct dyn_layers *l,
-			   char *errstr, size_t errstr_size)
+static int read_dyn_layers(struct broker *b, struct dyn_layers *l, char *errstr,
+			   size_t errstr_size)
 {
 	char idstr[16];
 	int rc;
@@ -356,8 +356,8 @@ static int read_dyn_layers(struct broker *b, struct dyn_layers *l,
 	rc = admin_read_config(b->zk, "brokers", idstr, &l->broker, errstr,
 			       errstr_size);
 	if (rc == FLUXO__ERROR_CODE__NONE)
-		rc = admin_read_config(b->zk, "brokers", "<default>",
-				       &l->deflt, errstr, errstr_size);
+		rc = admin_read_config(b->zk, "brokers", "<default>", &l->deflt,
+				       errstr, errstr_size);
 	return rc;
 }
 
@@ -377,9 +377,8 @@ struct layers {
 	int n;
 };
 
-static void layer_add(struct layers *ls, struct strpool *pool,
-		      const char *name, const char *value,
-		      Fluxo__ConfigSource source)
+static void layer_add(struct layers *ls, struct strpool *pool, const char *name,
+		      const char *value, Fluxo__ConfigSource source)
 {
 	if (ls->n < MAX_LAYERS && value) {
 		ls->name[ls->n] = name;
@@ -428,9 +427,9 @@ static void broker_layers(struct broker *b, const struct dyn_layers *l,
 		layer_add(ls, pool, d->name,
 			  zkdata_config_get(&l->broker, d->name),
 			  FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_BROKER_CONFIG);
-		layer_add(ls, pool, d->name,
-			  zkdata_config_get(&l->deflt, d->name),
-			  FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
+		layer_add(
+		    ls, pool, d->name, zkdata_config_get(&l->deflt, d->name),
+		    FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
 	}
 	if (set)
 		layer_add(ls, pool, d->name,
@@ -517,7 +516,7 @@ static void describe_topic(struct broker *b,
 	if (admin_read_config(b->zk, "topics", r->name, &zc, errstr,
 			      sizeof(errstr)) != FLUXO__ERROR_CODE__NONE ||
 	    read_dyn_layers(b, &dl, errstr, sizeof(errstr)) !=
-		    FLUXO__ERROR_CODE__NONE) {
+		FLUXO__ERROR_CODE__NONE) {
 		zkdata_config_free(&zc);
 		free_dyn_layers(&dl);
 		res->error = FLUXO__ERROR_CODE__REQUEST_TIMED_OUT;
@@ -532,8 +531,8 @@ static void describe_topic(struct broker *b,
 	for (const struct conf_def *d = topic_conf_table; d->name; d++) {
 		const char *bkey = topic_conf_broker_key(d->name);
 		const struct conf_def *bd =
-			bkey ? conf_find(broker_conf_table, bkey) : NULL;
-		struct layers ls = { .n = 0 };
+		    bkey ? conf_find(broker_conf_table, bkey) : NULL;
+		struct layers ls = {.n = 0};
 		Fluxo__DescribedConfig *c;
 		char val[512];
 
@@ -551,11 +550,11 @@ static void describe_topic(struct broker *b,
 		/* Without an override, the value in effect is the topic
 		 * default this broker derived from its layers. */
 		if (c->source != FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG) {
-			c->value = pool_dup(pool,
-					    conf_get(d, &tc, val, sizeof(val)));
+			c->value =
+			    pool_dup(pool, conf_get(d, &tc, val, sizeof(val)));
 			if (ls.n == 0)
 				c->source =
-					FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+				    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
 		}
 		if (dr->include_documentation && d->doc)
 			c->documentation = (char *)d->doc;
@@ -579,8 +578,7 @@ static void describe_broker(struct broker *b,
 			    Fluxo__DescribeConfigsResult *res,
 			    struct strpool *pool)
 {
-	bool deflt = !r->name || !*r->name ||
-		     strcmp(r->name, "<default>") == 0;
+	bool deflt = !r->name || !*r->name || strcmp(r->name, "<default>") == 0;
 	struct dyn_layers dl;
 	char idstr[16], errstr[256];
 	size_t n = 0, cap = 0;
@@ -611,7 +609,7 @@ static void describe_broker(struct broker *b,
 		fatal("admin", "out of memory");
 	for (const struct conf_def *d = broker_conf_table; d->name; d++) {
 		bool secret = (d->flags & CONF_F_SECRET) != 0;
-		struct layers ls = { .n = 0 };
+		struct layers ls = {.n = 0};
 		Fluxo__DescribedConfig *c;
 
 		if ((d->flags & CONF_F_INTERNAL) || !wanted(r, d->name))
@@ -619,9 +617,10 @@ static void describe_broker(struct broker *b,
 		if (deflt) {
 			if (!(d->flags & CONF_F_DYNAMIC))
 				continue;
-			layer_add(&ls, pool, d->name,
-				  zkdata_config_get(&dl.deflt, d->name),
-				  FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
+			layer_add(
+			    &ls, pool, d->name,
+			    zkdata_config_get(&dl.deflt, d->name),
+			    FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
 			if (ls.n == 0)
 				continue;
 		} else {

@@ -121,7 +121,8 @@ static int metadata_raw(struct fluxo_admin *a, const char *const *topics,
 	head.body_case = FLUXO__REQUEST__BODY_METADATA;
 	head.metadata = &mr;
 	return admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
-		    FLUXO__RESPONSE__BODY_METADATA, respp, errstr, errstr_size);
+			  FLUXO__RESPONSE__BODY_METADATA, respp, errstr,
+			  errstr_size);
 }
 
 /* ------------------------------------------------------------ metadata */
@@ -431,8 +432,8 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 	head.body_case = FLUXO__REQUEST__BODY_CREATE_TOPICS;
 	head.create_topics = &cr;
 	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_CREATE_TOPICS, &resp, errstr,
-		  errstr_size);
+			FLUXO__RESPONSE__BODY_CREATE_TOPICS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		goto out_free;
 	if (resp->head->create_topics->n_topics < 1) {
@@ -516,8 +517,8 @@ int fluxo_admin_delete_topic(fluxo_admin_t *a, const char *name, int timeout_ms,
 	head.body_case = FLUXO__REQUEST__BODY_DELETE_TOPICS;
 	head.delete_topics = &dr;
 	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_DELETE_TOPICS, &resp, errstr,
-		  errstr_size);
+			FLUXO__RESPONSE__BODY_DELETE_TOPICS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
@@ -557,8 +558,8 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
 	head.body_case = FLUXO__REQUEST__BODY_CREATE_PARTITIONS;
 	head.create_partitions = &cr;
 	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_CREATE_PARTITIONS, &resp, errstr,
-		  errstr_size);
+			FLUXO__RESPONSE__BODY_CREATE_PARTITIONS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
@@ -587,8 +588,7 @@ int admin_md_fresh(struct fluxo_admin *a, int64_t deadline, char *errstr,
 	client_md_refresh_locked(cl, NULL);
 	while (cl->md_responses == seen) {
 		if (cl->down_rounds != rounds) {
-			client_fmt(errstr, errstr_size, "%s",
-				   cl->down_errstr);
+			client_fmt(errstr, errstr_size, "%s", cl->down_errstr);
 			rc = FLUXO_ERR__TRANSPORT;
 			break;
 		}
@@ -776,12 +776,11 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 		if (include_doc && dc->documentation[0])
 			out[i].doc = str_dup(dc->documentation, &fail);
 		if (dc->n_synonyms)
-			out[i].synonyms = calloc(dc->n_synonyms,
-						 sizeof(*out[i].synonyms));
+			out[i].synonyms =
+			    calloc(dc->n_synonyms, sizeof(*out[i].synonyms));
 		if (dc->n_synonyms && !out[i].synonyms)
 			fail = true;
-		for (size_t j = 0; out[i].synonyms && j < dc->n_synonyms;
-		     j++) {
+		for (size_t j = 0; out[i].synonyms && j < dc->n_synonyms; j++) {
 			const Fluxo__ConfigSynonym *cs = dc->synonyms[j];
 			fluxo_config_synonym_t *sy =
 			    &out[i].synonyms[out[i].synonym_cnt++];
@@ -959,8 +958,8 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 			goto retry;
 		}
 		rc = admin_call(a, &head, leader, deadline,
-			  FLUXO__RESPONSE__BODY_LIST_OFFSETS, &resp, errstr,
-			  errstr_size);
+				FLUXO__RESPONSE__BODY_LIST_OFFSETS, &resp,
+				errstr, errstr_size);
 		if (rc)
 			goto retry;
 		r = resp->head->list_offsets;

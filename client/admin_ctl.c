@@ -56,9 +56,9 @@ static int ctl_call(struct fluxo_admin *a, Fluxo__Request *head,
 		if (rc) {
 			/* Say why we were still looking, if we were. */
 			if (rc == FLUXO_ERR__TIMED_OUT && why[0])
-				client_fmt(errstr, errstr_size,
-					   "no controller answered in time (%s)",
-					   why);
+				client_fmt(
+				    errstr, errstr_size,
+				    "no controller answered in time (%s)", why);
 			return rc;
 		}
 		pthread_mutex_lock(&a->cl.md_lock);
@@ -72,8 +72,8 @@ static int ctl_call(struct fluxo_admin *a, Fluxo__Request *head,
 		} else {
 			rc = admin_call(a, head, ctl, deadline, body, respp,
 					why, sizeof(why));
-			if (rc == 0 &&
-			    body_err((*respp)->head) == FLUXO_ERR_NOT_CONTROLLER) {
+			if (rc == 0 && body_err((*respp)->head) ==
+					   FLUXO_ERR_NOT_CONTROLLER) {
 				resp_free(*respp);
 				*respp = NULL;
 				rc = FLUXO_ERR_NOT_CONTROLLER;
@@ -154,8 +154,9 @@ static int body_error(int err, const char *what, char *errstr,
 /* Sets tps (caller frees tps and parts) from a (topic, partition) list,
  * grouping the partitions of each topic as TopicPartitions wants them. */
 static int tp_group(const fluxo_topic_partition_t *in, size_t n,
-		    Fluxo__TopicPartitions **tps, Fluxo__TopicPartitions ***ptrs,
-		    int32_t **parts, size_t *n_tps)
+		    Fluxo__TopicPartitions **tps,
+		    Fluxo__TopicPartitions ***ptrs, int32_t **parts,
+		    size_t *n_tps)
 {
 	*n_tps = 0;
 	*tps = calloc(n + 1, sizeof(**tps));
@@ -251,8 +252,8 @@ int fluxo_admin_elect_leaders(fluxo_admin_t *a, int election_type,
 	if (rc)
 		goto out_free;
 	r = resp->head->elect_leaders;
-	rc = body_error(r->error, "the controller refused the election",
-			errstr, errstr_size);
+	rc = body_error(r->error, "the controller refused the election", errstr,
+			errstr_size);
 	if (rc)
 		goto out_free;
 	if (r->n_results) {
@@ -293,7 +294,7 @@ out_free:
 static int alter_body_err(const Fluxo__Response *r)
 {
 	return r->body_case ==
-			   FLUXO__RESPONSE__BODY_ALTER_PARTITION_REASSIGNMENTS
+		       FLUXO__RESPONSE__BODY_ALTER_PARTITION_REASSIGNMENTS
 		   ? (int)r->alter_partition_reassignments->error
 		   : 0;
 }
@@ -438,7 +439,8 @@ static bool ids_copy(const int32_t *src, size_t n, int32_t **dst, int *cnt)
 
 static int list_body_err(const Fluxo__Response *r)
 {
-	return r->body_case == FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS
+	return r->body_case ==
+		       FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS
 		   ? (int)r->list_partition_reassignments->error
 		   : 0;
 }
@@ -483,8 +485,8 @@ int fluxo_admin_list_reassignments(fluxo_admin_t *a,
 	if (rc)
 		goto out_free;
 	r = resp->head->list_partition_reassignments;
-	rc = body_error(r->error, "the controller refused the listing",
-			errstr, errstr_size);
+	rc = body_error(r->error, "the controller refused the listing", errstr,
+			errstr_size);
 	if (rc)
 		goto out_free;
 	if (r->n_reassignments) {

@@ -423,7 +423,7 @@ typedef enum fluxo_config_source {
  * it (a topic's retention.ms is log.retention.ms at the broker layers). */
 typedef struct fluxo_config_synonym {
 	char *name;
-	char *value;		/* NULL for sensitive settings */
+	char *value; /* NULL for sensitive settings */
 	fluxo_config_source_t source;
 } fluxo_config_synonym_t;
 
@@ -486,17 +486,18 @@ typedef struct fluxo_topic_partition {
 typedef struct fluxo_partition_result {
 	char *topic;
 	int32_t partition;
-	int err;		/* 0: done */
-	char *errstr;		/* the broker's sentence, NULL when err is 0 */
+	int err;      /* 0: done */
+	char *errstr; /* the broker's sentence, NULL when err is 0 */
 } fluxo_partition_result_t;
 
 /* Frees results of the calls below; NULL is fine. */
 void fluxo_partition_results_destroy(fluxo_partition_result_t *results,
 				     size_t cnt);
 
-#define FLUXO_ELECTION_PREFERRED 0	/* make replica[0] the leader */
-#define FLUXO_ELECTION_UNCLEAN 1	/* elect any live replica of a
-					 * leaderless partition */
+#define FLUXO_ELECTION_PREFERRED 0 /* make replica[0] the leader */
+#define FLUXO_ELECTION_UNCLEAN                                                 \
+	1 /* elect any live replica of a                                       \
+	   * leaderless partition */
 
 /*
  * Elects leaders (Kafka's ElectLeaders): election_type
@@ -524,10 +525,10 @@ int fluxo_admin_elect_leaders(fluxo_admin_t *a, int election_type,
 typedef struct fluxo_reassignment {
 	const char *topic;
 	int32_t partition;
-	const int32_t *replicas;	/* the target set, preferred first */
+	const int32_t *replicas; /* the target set, preferred first */
 	int replica_cnt;
-	bool cancel;			/* true: cancel the pending move
-					 * (replicas ignored) */
+	bool cancel; /* true: cancel the pending move
+		      * (replicas ignored) */
 } fluxo_reassignment_t;
 
 /*
@@ -551,11 +552,11 @@ int fluxo_admin_alter_reassignments(fluxo_admin_t *a,
 typedef struct fluxo_ongoing_reassignment {
 	char *topic;
 	int32_t partition;
-	int32_t *replicas;	/* the full current set (old and new) */
+	int32_t *replicas; /* the full current set (old and new) */
 	int replica_cnt;
-	int32_t *adding;	/* being added */
+	int32_t *adding; /* being added */
 	int adding_cnt;
-	int32_t *removing;	/* to be removed when the move completes */
+	int32_t *removing; /* to be removed when the move completes */
 	int removing_cnt;
 } fluxo_ongoing_reassignment_t;
 

@@ -137,8 +137,8 @@ void move_list_sort(struct move_list *l)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_move);
 }
 
-const struct move *move_list_find(const struct move_list *l,
-				  const char *topic, int32_t partition)
+const struct move *move_list_find(const struct move_list *l, const char *topic,
+				  int32_t partition)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].partition == partition &&
@@ -280,8 +280,8 @@ int election_json_parse(const char *text, struct tp_list *out, char *errstr,
 	int rc = ERR_INVAL;
 
 	memset(out, 0, sizeof(*out));
-	root = load_object(text, "the replica election data", errstr,
-			   errstr_size);
+	root =
+	    load_object(text, "the replica election data", errstr, errstr_size);
 	if (!root)
 		return ERR_INVAL;
 	parts = json_object_get(root, "partitions");
@@ -294,8 +294,8 @@ int election_json_parse(const char *text, struct tp_list *out, char *errstr,
 	json_array_foreach(parts, i, e)
 	{
 		const char *topic = json_is_object(e) ? json_topic(e) : NULL;
-		int32_t p = topic ? json_id(json_object_get(e, "partition"))
-				  : -1;
+		int32_t p =
+		    topic ? json_id(json_object_get(e, "partition")) : -1;
 
 		if (!topic || p < 0) {
 			snprintf(errstr, errstr_size,
@@ -335,8 +335,8 @@ void names_free(char **names, size_t n)
 	free(names);
 }
 
-int topics_json_parse(const char *text, char ***names, size_t *n,
-		      char *errstr, size_t errstr_size)
+int topics_json_parse(const char *text, char ***names, size_t *n, char *errstr,
+		      size_t errstr_size)
 {
 	json_t *root, *topics, *e;
 	char **v = NULL;
@@ -345,8 +345,8 @@ int topics_json_parse(const char *text, char ***names, size_t *n,
 
 	*names = NULL;
 	*n = 0;
-	root = load_object(text, "the topics-to-move file", errstr,
-			   errstr_size);
+	root =
+	    load_object(text, "the topics-to-move file", errstr, errstr_size);
 	if (!root)
 		return ERR_INVAL;
 	topics = json_object_get(root, "topics");
@@ -464,8 +464,8 @@ static int reassign_entry(const json_t *e, size_t idx, struct move_list *out,
 		ids[i] = json_id(json_array_get(reps, i));
 		if (ids[i] < 0) {
 			snprintf(errstr, errstr_size,
-				 "%s-%d: replica %zu is not a broker id",
-				 topic, (int)p, i);
+				 "%s-%d: replica %zu is not a broker id", topic,
+				 (int)p, i);
 			goto out;
 		}
 		for (size_t j = 0; j < i; j++)
@@ -493,16 +493,15 @@ out:
 	return rc;
 }
 
-int reassign_json_parse(const char *text, struct move_list *out,
-			char *errstr, size_t errstr_size)
+int reassign_json_parse(const char *text, struct move_list *out, char *errstr,
+			size_t errstr_size)
 {
 	json_t *root, *parts, *e;
 	size_t i;
 	int rc = ERR_INVAL;
 
 	memset(out, 0, sizeof(*out));
-	root = load_object(text, "the reassignment file", errstr,
-			   errstr_size);
+	root = load_object(text, "the reassignment file", errstr, errstr_size);
 	if (!root)
 		return ERR_INVAL;
 	parts = json_object_get(root, "partitions");
@@ -538,24 +537,24 @@ char *reassign_json_format(const struct move_list *l)
 	bool fail = !root || !parts;
 
 	if (!fail)
-		fail = json_object_set_new(root, "version",
-					   json_integer(1)) < 0 ||
-		       json_object_set(root, "partitions", parts) < 0;
+		fail =
+		    json_object_set_new(root, "version", json_integer(1)) < 0 ||
+		    json_object_set(root, "partitions", parts) < 0;
 	for (size_t i = 0; !fail && i < l->n; i++) {
 		const struct move *m = &l->v[i];
 		json_t *e = json_object(), *reps = json_array(),
 		       *dirs = json_array();
 
 		fail = !e || !reps || !dirs ||
-		       json_object_set_new(e, "topic",
-					   json_string(m->topic)) < 0 ||
+		       json_object_set_new(e, "topic", json_string(m->topic)) <
+			   0 ||
 		       json_object_set_new(e, "partition",
 					   json_integer(m->partition)) < 0;
 		for (int j = 0; !fail && j < m->n_replicas; j++)
-			fail = json_array_append_new(
-				       reps, json_integer(m->replicas[j])) < 0 ||
-			       json_array_append_new(dirs,
-						     json_string("any")) < 0;
+			fail =
+			    json_array_append_new(
+				reps, json_integer(m->replicas[j])) < 0 ||
+			    json_array_append_new(dirs, json_string("any")) < 0;
 		if (!fail)
 			fail = json_object_set(e, "replicas", reps) < 0 ||
 			       json_object_set(e, "log_dirs", dirs) < 0 ||

@@ -65,8 +65,8 @@ int move_list_add(struct move_list *l, const char *topic, int32_t partition,
 /* Sorts by topic, then partition. */
 void move_list_sort(struct move_list *l);
 /* The entry for topic/partition, or NULL. */
-const struct move *move_list_find(const struct move_list *l,
-				  const char *topic, int32_t partition);
+const struct move *move_list_find(const struct move_list *l, const char *topic,
+				  int32_t partition);
 void move_list_free(struct move_list *l);
 
 /* "1,2,3" into buf (cut short when it does not fit). Returns buf. */
@@ -96,8 +96,8 @@ int election_json_parse(const char *text, struct tp_list *out, char *errstr,
  * not JSON, no "topics" array, a bad entry, "List of topics to reassign
  * contains duplicate entries: t".
  */
-int topics_json_parse(const char *text, char ***names, size_t *n,
-		      char *errstr, size_t errstr_size);
+int topics_json_parse(const char *text, char ***names, size_t *n, char *errstr,
+		      size_t errstr_size);
 void names_free(char **names, size_t n);
 
 /*
@@ -111,8 +111,8 @@ void names_free(char **names, size_t n);
  * other than "any" is refused (fluxo does not move replicas between the
  * directories of one broker). Returns 0 or ERR_INVAL / ERR_NOMEM.
  */
-int reassign_json_parse(const char *text, struct move_list *out,
-			char *errstr, size_t errstr_size);
+int reassign_json_parse(const char *text, struct move_list *out, char *errstr,
+			size_t errstr_size);
 
 /*
  * Kafka's reassignment JSON for l, in l's order (sort it first), on one

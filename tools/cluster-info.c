@@ -30,26 +30,23 @@ enum {
 };
 
 static const struct tool_flag flags[] = {
-	{ "bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
-	  "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP },
-	{ "command-config", TOOL_ARG_REQUIRED, "FILE",
-	  "Properties file with admin client settings.", F_COMMAND_CONFIG },
-	{ "json", TOOL_ARG_NONE, NULL,
-	  "Print one JSON object instead of the report (for scripts).",
-	  F_JSON },
-	{ "timeout", TOOL_ARG_REQUIRED, "MS",
-	  "How long to wait for a broker's answer (default 5000).",
-	  F_TIMEOUT },
-	TOOL_FLAG_END
-};
+    {"bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
+     "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP},
+    {"command-config", TOOL_ARG_REQUIRED, "FILE",
+     "Properties file with admin client settings.", F_COMMAND_CONFIG},
+    {"json", TOOL_ARG_NONE, NULL,
+     "Print one JSON object instead of the report (for scripts).", F_JSON},
+    {"timeout", TOOL_ARG_REQUIRED, "MS",
+     "How long to wait for a broker's answer (default 5000).", F_TIMEOUT},
+    TOOL_FLAG_END};
 
 static const struct tool_spec spec = {
-	.prog = "fluxo-cluster-info",
-	.synopsis = "--bootstrap-server HOST:PORT [--json]",
-	.summary = "Shows the cluster's brokers, controller, topic and "
-		   "partition counts, and its under-replicated and offline "
-		   "partitions.",
-	.flags = flags,
+    .prog = "fluxo-cluster-info",
+    .synopsis = "--bootstrap-server HOST:PORT [--json]",
+    .summary = "Shows the cluster's brokers, controller, topic and "
+	       "partition counts, and its under-replicated and offline "
+	       "partitions.",
+    .flags = flags,
 };
 
 struct opts {
@@ -82,8 +79,8 @@ static int on_flag(void *ctx, const struct tool_flag *f, const char *arg)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = TOOL_CONNECT_TIMEOUT_MS };
-	struct cluster_summary s = { 0 };
+	struct opts o = {.timeout_ms = TOOL_CONNECT_TIMEOUT_MS};
+	struct cluster_summary s = {0};
 	fluxo_conf_t *conf = NULL;
 	fluxo_metadata_t *md = NULL;
 	fluxo_admin_t *admin = NULL;

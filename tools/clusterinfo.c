@@ -93,10 +93,10 @@ static void print_parts(FILE *out, const fluxo_metadata_t *md,
 			fprintf(out, "none");
 		else
 			fprintf(out, "%d", (int)p->leader);
-		fprintf(out, "\tReplicas: %s\tIsr: %s\n",
-			ids_join(p->replicas, p->replica_cnt, reps,
-				 sizeof(reps)),
-			ids_join(p->isr, p->isr_cnt, isr, sizeof(isr)));
+		fprintf(
+		    out, "\tReplicas: %s\tIsr: %s\n",
+		    ids_join(p->replicas, p->replica_cnt, reps, sizeof(reps)),
+		    ids_join(p->isr, p->isr_cnt, isr, sizeof(isr)));
 	}
 }
 
@@ -140,8 +140,7 @@ static json_t *ids_json(const int32_t *ids, int n)
 	return a;
 }
 
-static json_t *parts_json(const fluxo_metadata_t *md,
-			  const struct tp_list *l)
+static json_t *parts_json(const fluxo_metadata_t *md, const struct tp_list *l)
 {
 	json_t *a = json_array();
 
@@ -153,10 +152,9 @@ static json_t *parts_json(const fluxo_metadata_t *md,
 			continue;
 		o = json_pack("{s:s, s:i, s:i, s:o, s:o}", "topic",
 			      l->v[i].topic, "partition",
-			      (int)l->v[i].partition, "leader",
-			      (int)p->leader, "replicas",
-			      ids_json(p->replicas, p->replica_cnt), "isr",
-			      ids_json(p->isr, p->isr_cnt));
+			      (int)l->v[i].partition, "leader", (int)p->leader,
+			      "replicas", ids_json(p->replicas, p->replica_cnt),
+			      "isr", ids_json(p->isr, p->isr_cnt));
 		if (!o || json_array_append_new(a, o) < 0) {
 			json_decref(a);
 			return NULL;
@@ -175,10 +173,9 @@ int cluster_print_json(FILE *out, const fluxo_metadata_t *md,
 	for (int i = 0; brokers && i < md->broker_cnt; i++) {
 		const fluxo_broker_md_t *b = &md->brokers[i];
 		json_t *o = json_pack(
-			"{s:i, s:s, s:i, s:o}", "id", (int)b->id, "host",
-			b->host ? b->host : "", "port", b->port, "rack",
-			b->rack && *b->rack ? json_string(b->rack)
-					    : json_null());
+		    "{s:i, s:s, s:i, s:o}", "id", (int)b->id, "host",
+		    b->host ? b->host : "", "port", b->port, "rack",
+		    b->rack && *b->rack ? json_string(b->rack) : json_null());
 
 		if (!o || json_array_append_new(brokers, o) < 0) {
 			json_decref(brokers);
@@ -188,18 +185,17 @@ int cluster_print_json(FILE *out, const fluxo_metadata_t *md,
 	if (!brokers)
 		return ERR_NOMEM;
 	ctl = md->controller_id >= 0
-		      ? json_pack("{s:i, s:i}", "id", (int)md->controller_id,
-				  "epoch", (int)md->controller_epoch)
-		      : json_null();
-	root = json_pack("{s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:o, s:o}",
-			 "cluster_id", md->cluster_id ? md->cluster_id : "",
-			 "controller", ctl, "brokers", brokers, "topic_count",
-			 s->topic_cnt, "partition_count", s->partition_cnt,
-			 "under_replicated_count",
-			 (int)s->under_replicated.n, "offline_count",
-			 (int)s->offline.n, "under_replicated_partitions",
-			 parts_json(md, &s->under_replicated),
-			 "offline_partitions", parts_json(md, &s->offline));
+		  ? json_pack("{s:i, s:i}", "id", (int)md->controller_id,
+			      "epoch", (int)md->controller_epoch)
+		  : json_null();
+	root = json_pack(
+	    "{s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:o, s:o}", "cluster_id",
+	    md->cluster_id ? md->cluster_id : "", "controller", ctl, "brokers",
+	    brokers, "topic_count", s->topic_cnt, "partition_count",
+	    s->partition_cnt, "under_replicated_count",
+	    (int)s->under_replicated.n, "offline_count", (int)s->offline.n,
+	    "under_replicated_partitions", parts_json(md, &s->under_replicated),
+	    "offline_partitions", parts_json(md, &s->offline));
 	if (!root)
 		return ERR_NOMEM;
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -22,8 +22,8 @@
 struct cluster_summary {
 	int topic_cnt;
 	int partition_cnt;
-	struct tp_list under_replicated;	/* sorted */
-	struct tp_list offline;			/* sorted */
+	struct tp_list under_replicated; /* sorted */
+	struct tp_list offline;		 /* sorted */
 };
 
 /* Fills s from md. Returns 0 or ERR_NOMEM (s is then empty). */

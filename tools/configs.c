@@ -53,54 +53,51 @@ enum {
 };
 
 static const struct tool_flag flags[] = {
-	{ "bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
-	  "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP },
-	{ "command-config", TOOL_ARG_REQUIRED, "FILE",
-	  "Properties file with admin client settings.", F_COMMAND_CONFIG },
-	{ "entity-type", TOOL_ARG_REQUIRED, "topics|brokers",
-	  "Type of entity.", F_ENTITY_TYPE },
-	{ "entity-name", TOOL_ARG_REQUIRED, "NAME",
-	  "Name of entity: a topic name, or a broker id.", F_ENTITY_NAME },
-	{ "entity-default", TOOL_ARG_NONE, NULL,
-	  "The cluster-wide default of dynamic broker settings (with "
-	  "--entity-type brokers).",
-	  F_ENTITY_DEFAULT },
-	{ "topic", TOOL_ARG_REQUIRED, "TOPIC",
-	  "Same as --entity-type topics --entity-name TOPIC.", F_TOPIC },
-	{ "broker", TOOL_ARG_REQUIRED, "ID",
-	  "Same as --entity-type brokers --entity-name ID.", F_BROKER },
-	{ "broker-defaults", TOOL_ARG_NONE, NULL,
-	  "Same as --entity-type brokers --entity-default.",
-	  F_BROKER_DEFAULTS },
-	{ "describe", TOOL_ARG_NONE, NULL, "List configs for the entity.",
-	  F_DESCRIBE },
-	{ "all", TOOL_ARG_NONE, NULL,
-	  "With --describe: every setting with its effective value, not only "
-	  "those set dynamically.",
-	  F_ALL },
-	{ "alter", TOOL_ARG_NONE, NULL, "Alter the configuration of the entity.",
-	  F_ALTER },
-	{ "add-config", TOOL_ARG_REQUIRED, "K=V[,K=V]",
-	  "Settings to set, e.g. 'retention.ms=86400000,segment.bytes=1048576'; "
-	  "a value holding commas goes in brackets: "
-	  "'leader.replication.throttled.replicas=[0:1,1:2]'.",
-	  F_ADD_CONFIG },
-	{ "delete-config", TOOL_ARG_REQUIRED, "K[,K]",
-	  "Settings to remove, e.g. 'retention.ms,segment.bytes'.",
-	  F_DELETE_CONFIG },
-	{ "timeout", TOOL_ARG_REQUIRED, "MS",
-	  "How long each request may take (default 30000).", F_TIMEOUT },
-	TOOL_FLAG_END
-};
+    {"bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
+     "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP},
+    {"command-config", TOOL_ARG_REQUIRED, "FILE",
+     "Properties file with admin client settings.", F_COMMAND_CONFIG},
+    {"entity-type", TOOL_ARG_REQUIRED, "topics|brokers", "Type of entity.",
+     F_ENTITY_TYPE},
+    {"entity-name", TOOL_ARG_REQUIRED, "NAME",
+     "Name of entity: a topic name, or a broker id.", F_ENTITY_NAME},
+    {"entity-default", TOOL_ARG_NONE, NULL,
+     "The cluster-wide default of dynamic broker settings (with "
+     "--entity-type brokers).",
+     F_ENTITY_DEFAULT},
+    {"topic", TOOL_ARG_REQUIRED, "TOPIC",
+     "Same as --entity-type topics --entity-name TOPIC.", F_TOPIC},
+    {"broker", TOOL_ARG_REQUIRED, "ID",
+     "Same as --entity-type brokers --entity-name ID.", F_BROKER},
+    {"broker-defaults", TOOL_ARG_NONE, NULL,
+     "Same as --entity-type brokers --entity-default.", F_BROKER_DEFAULTS},
+    {"describe", TOOL_ARG_NONE, NULL, "List configs for the entity.",
+     F_DESCRIBE},
+    {"all", TOOL_ARG_NONE, NULL,
+     "With --describe: every setting with its effective value, not only "
+     "those set dynamically.",
+     F_ALL},
+    {"alter", TOOL_ARG_NONE, NULL, "Alter the configuration of the entity.",
+     F_ALTER},
+    {"add-config", TOOL_ARG_REQUIRED, "K=V[,K=V]",
+     "Settings to set, e.g. 'retention.ms=86400000,segment.bytes=1048576'; "
+     "a value holding commas goes in brackets: "
+     "'leader.replication.throttled.replicas=[0:1,1:2]'.",
+     F_ADD_CONFIG},
+    {"delete-config", TOOL_ARG_REQUIRED, "K[,K]",
+     "Settings to remove, e.g. 'retention.ms,segment.bytes'.", F_DELETE_CONFIG},
+    {"timeout", TOOL_ARG_REQUIRED, "MS",
+     "How long each request may take (default 30000).", F_TIMEOUT},
+    TOOL_FLAG_END};
 
 static const struct tool_spec spec = {
-	.prog = "fluxo-configs",
-	.synopsis = "--bootstrap-server HOST:PORT --entity-type topics|brokers "
-		    "(--entity-name NAME | --entity-default) (--describe [--all] "
-		    "| --alter --add-config K=V,... --delete-config K,...)",
-	.summary = "Describes or changes the settings of a topic or a broker "
-		   "while the cluster runs.",
-	.flags = flags,
+    .prog = "fluxo-configs",
+    .synopsis = "--bootstrap-server HOST:PORT --entity-type topics|brokers "
+		"(--entity-name NAME | --entity-default) (--describe [--all] "
+		"| --alter --add-config K=V,... --delete-config K,...)",
+    .summary = "Describes or changes the settings of a topic or a broker "
+	       "while the cluster runs.",
+    .flags = flags,
 };
 
 struct opts {
@@ -109,8 +106,8 @@ struct opts {
 	const char *entity_type;
 	const char *entity_name;
 	bool entity_default;
-	int type_flags;		/* --entity-type, --topic, --broker, ... */
-	int action;		/* F_DESCRIBE or F_ALTER */
+	int type_flags; /* --entity-type, --topic, --broker, ... */
+	int action;	/* F_DESCRIBE or F_ALTER */
 	int action_cnt;
 	bool all;
 	struct config_list add;
@@ -161,9 +158,9 @@ static int on_flag(void *ctx, const struct tool_flag *f, const char *arg)
 						"--entity-type expects topics "
 						"or brokers, got '%s'",
 						arg);
-		return set_entity(o, strcmp(arg, "topics") == 0 ? "topics" :
-								  "brokers",
-				  NULL, false);
+		return set_entity(
+		    o, strcmp(arg, "topics") == 0 ? "topics" : "brokers", NULL,
+		    false);
 	case F_ENTITY_NAME:
 		if (o->entity_name && strcmp(o->entity_name, arg) != 0)
 			return tool_usage_error(&spec,
@@ -197,8 +194,8 @@ static int on_flag(void *ctx, const struct tool_flag *f, const char *arg)
 		return 0;
 	case F_DELETE_CONFIG:
 		o->has_del = true;
-		if (config_parse_delete(arg, &o->del, errstr,
-					sizeof(errstr)) != 0)
+		if (config_parse_delete(arg, &o->del, errstr, sizeof(errstr)) !=
+		    0)
 			return tool_usage_error(&spec, "%s", errstr);
 		return 0;
 	case F_TIMEOUT:
@@ -259,8 +256,8 @@ static int check_args(const struct opts *o)
 						"specified with --alter of %s "
 						"(--entity-name%s)",
 						o->entity_type,
-						brokers ? " or --entity-default" :
-							  "");
+						brokers ? " or --entity-default"
+							: "");
 		if (!o->has_add && !o->has_del)
 			return tool_usage_error(&spec,
 						"At least one of --add-config "
@@ -279,15 +276,14 @@ static int check_args(const struct opts *o)
 		for (size_t j = 0; j < o->del.n; j++)
 			if (strcmp(o->add.names[i], o->del.names[j]) == 0)
 				return tool_usage_error(
-					&spec,
-					"%s is both added and deleted",
-					o->add.names[i]);
+				    &spec, "%s is both added and deleted",
+				    o->add.names[i]);
 	return 0;
 }
 
 /* Kafka's failure report: the command line, then the reason. */
 static int cmd_error(const struct opts *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int cmd_error(const struct opts *o, const char *fmt, ...)
 {
@@ -305,8 +301,8 @@ static int cmd_error(const struct opts *o, const char *fmt, ...)
 	return TOOL_ERROR;
 }
 
-static int client_error(const struct opts *o, const fluxo_conf_t *conf,
-			int err, const char *errstr)
+static int client_error(const struct opts *o, const fluxo_conf_t *conf, int err,
+			const char *errstr)
 {
 	/* A broker id the cluster does not list is not a connection
 	 * problem of the whole cluster. */
@@ -343,8 +339,8 @@ static int describe_one(const struct opts *o, fluxo_admin_t *a,
 	int rc;
 
 	rc = fluxo_admin_describe_configs(
-		a, brokers ? FLUXO_RESOURCE_BROKER : FLUXO_RESOURCE_TOPIC,
-		name, false, o->timeout_ms, &e, &n, errstr, sizeof(errstr));
+	    a, brokers ? FLUXO_RESOURCE_BROKER : FLUXO_RESOURCE_TOPIC, name,
+	    false, o->timeout_ms, &e, &n, errstr, sizeof(errstr));
 	if (rc != 0)
 		return client_error(o, conf, rc, errstr);
 	qsort(e, n, sizeof(*e), cmp_entry);
@@ -395,8 +391,8 @@ static int do_alter(const struct opts *o, fluxo_admin_t *a,
 	/* Deleting what is not set is refused before anything changes. */
 	if (o->del.n) {
 		rc = fluxo_admin_describe_configs(a, type, name, false,
-						  o->timeout_ms, &e, &n,
-						  errstr, sizeof(errstr));
+						  o->timeout_ms, &e, &n, errstr,
+						  sizeof(errstr));
 		if (rc != 0)
 			return client_error(o, conf, rc, errstr);
 		for (size_t i = 0; i < o->del.n; i++)
@@ -425,13 +421,11 @@ static int do_alter(const struct opts *o, fluxo_admin_t *a,
 		}
 		free(bad);
 	}
-	rc = fluxo_admin_alter_configs(a, type, name,
-				       (const char *const *)o->add.names,
-				       (const char *const *)o->add.values,
-				       o->add.n,
-				       (const char *const *)o->del.names,
-				       o->del.n, false, o->timeout_ms, errstr,
-				       sizeof(errstr));
+	rc = fluxo_admin_alter_configs(
+	    a, type, name, (const char *const *)o->add.names,
+	    (const char *const *)o->add.values, o->add.n,
+	    (const char *const *)o->del.names, o->del.n, false, o->timeout_ms,
+	    errstr, sizeof(errstr));
 	if (rc != 0)
 		return client_error(o, conf, rc, errstr);
 	if (*name)
@@ -445,7 +439,7 @@ static int do_alter(const struct opts *o, fluxo_admin_t *a,
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = CONFIGS_TIMEOUT_MS };
+	struct opts o = {.timeout_ms = CONFIGS_TIMEOUT_MS};
 	fluxo_conf_t *conf = NULL;
 	fluxo_metadata_t *md = NULL;
 	fluxo_admin_t *admin = NULL;

@@ -147,8 +147,8 @@ bad:
 	return ERR_INVAL;
 }
 
-int config_parse_delete(const char *s, struct config_list *out,
-			char *errstr, size_t errstr_size)
+int config_parse_delete(const char *s, struct config_list *out, char *errstr,
+			size_t errstr_size)
 {
 	const char *p = s;
 
@@ -232,8 +232,8 @@ void config_print_entry(FILE *out, const fluxo_config_entry_t *e)
 	fputs("}\n", out);
 }
 
-void config_print_heading(FILE *out, const char *entity_type,
-			  const char *name, bool all)
+void config_print_heading(FILE *out, const char *entity_type, const char *name,
+			  bool all)
 {
 	size_t len = strlen(entity_type);
 

@@ -37,16 +37,16 @@ int config_parse_add(const char *s, struct config_list *out, char *errstr,
 		     size_t errstr_size);
 
 /* Parses --delete-config: "k1,k2" (trimmed, empty names refused). */
-int config_parse_delete(const char *s, struct config_list *out,
-			char *errstr, size_t errstr_size);
+int config_parse_delete(const char *s, struct config_list *out, char *errstr,
+			size_t errstr_size);
 
 /* Kafka's name of a source: "DYNAMIC_TOPIC_CONFIG", "DEFAULT_CONFIG", ... */
 const char *config_source_name(fluxo_config_source_t s);
 
 /* Which settings a describe without --all shows (Kafka's filter). */
 enum config_scope {
-	CONFIG_SCOPE_TOPIC,	  /* overrides of the topic */
-	CONFIG_SCOPE_BROKER,	  /* dynamic settings of that broker */
+	CONFIG_SCOPE_TOPIC,	     /* overrides of the topic */
+	CONFIG_SCOPE_BROKER,	     /* dynamic settings of that broker */
 	CONFIG_SCOPE_BROKER_DEFAULT, /* the cluster-wide dynamic default */
 };
 
@@ -67,7 +67,7 @@ void config_print_entry(FILE *out, const fluxo_config_entry_t *e);
  * cluster are:" (name "" with entity_type "brokers"). entity_type is
  * "topics" or "brokers".
  */
-void config_print_heading(FILE *out, const char *entity_type,
-			  const char *name, bool all);
+void config_print_heading(FILE *out, const char *entity_type, const char *name,
+			  bool all);
 
 #endif

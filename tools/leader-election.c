@@ -38,44 +38,41 @@ enum {
 };
 
 static const struct tool_flag flags[] = {
-	{ "bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
-	  "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP },
-	{ "admin.config", TOOL_ARG_REQUIRED, "FILE",
-	  "Properties file with admin client settings.", F_ADMIN_CONFIG },
-	{ "election-type", TOOL_ARG_REQUIRED, "preferred|unclean",
-	  "REQUIRED: \"preferred\" makes each partition's first replica its "
-	  "leader again; \"unclean\" elects any live replica for a partition "
-	  "that has no leader (data it did not have is lost).",
-	  F_ELECTION_TYPE },
-	{ "all-topic-partitions", TOOL_ARG_NONE, NULL,
-	  "Elect for every partition of the cluster. Not allowed with "
-	  "--topic or --path-to-json-file.",
-	  F_ALL },
-	{ "topic", TOOL_ARG_REQUIRED, "TOPIC",
-	  "The topic of the partition to elect for (needs --partition).",
-	  F_TOPIC },
-	{ "partition", TOOL_ARG_REQUIRED, "N",
-	  "The partition to elect for (needs --topic).", F_PARTITION },
-	{ "path-to-json-file", TOOL_ARG_REQUIRED, "FILE",
-	  "JSON file listing the partitions: {\"partitions\": "
-	  "[{\"topic\": \"foo\", \"partition\": 1}, ...]}. Not allowed with "
-	  "--all-topic-partitions or --topic.",
-	  F_JSON },
-	{ "timeout", TOOL_ARG_REQUIRED, "MS",
-	  "How long to wait for the controller (default 30000).",
-	  F_TIMEOUT },
-	TOOL_FLAG_END
-};
+    {"bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
+     "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP},
+    {"admin.config", TOOL_ARG_REQUIRED, "FILE",
+     "Properties file with admin client settings.", F_ADMIN_CONFIG},
+    {"election-type", TOOL_ARG_REQUIRED, "preferred|unclean",
+     "REQUIRED: \"preferred\" makes each partition's first replica its "
+     "leader again; \"unclean\" elects any live replica for a partition "
+     "that has no leader (data it did not have is lost).",
+     F_ELECTION_TYPE},
+    {"all-topic-partitions", TOOL_ARG_NONE, NULL,
+     "Elect for every partition of the cluster. Not allowed with "
+     "--topic or --path-to-json-file.",
+     F_ALL},
+    {"topic", TOOL_ARG_REQUIRED, "TOPIC",
+     "The topic of the partition to elect for (needs --partition).", F_TOPIC},
+    {"partition", TOOL_ARG_REQUIRED, "N",
+     "The partition to elect for (needs --topic).", F_PARTITION},
+    {"path-to-json-file", TOOL_ARG_REQUIRED, "FILE",
+     "JSON file listing the partitions: {\"partitions\": "
+     "[{\"topic\": \"foo\", \"partition\": 1}, ...]}. Not allowed with "
+     "--all-topic-partitions or --topic.",
+     F_JSON},
+    {"timeout", TOOL_ARG_REQUIRED, "MS",
+     "How long to wait for the controller (default 30000).", F_TIMEOUT},
+    TOOL_FLAG_END};
 
 static const struct tool_spec spec = {
-	.prog = "fluxo-leader-election",
-	.synopsis = "--bootstrap-server HOST:PORT --election-type "
-		    "preferred|unclean (--all-topic-partitions | --topic T "
-		    "--partition P | --path-to-json-file F)",
-	.summary = "Elects a new leader for a set of partitions: the preferred "
-		   "replica, or (unclean) any live replica of a partition "
-		   "without a leader.",
-	.flags = flags,
+    .prog = "fluxo-leader-election",
+    .synopsis = "--bootstrap-server HOST:PORT --election-type "
+		"preferred|unclean (--all-topic-partitions | --topic T "
+		"--partition P | --path-to-json-file F)",
+    .summary = "Elects a new leader for a set of partitions: the preferred "
+	       "replica, or (unclean) any live replica of a partition "
+	       "without a leader.",
+    .flags = flags,
 };
 
 struct opts {
@@ -151,10 +148,10 @@ static int check_args(const struct opts *o)
 					"--election-type must be specified "
 					"(preferred or unclean)");
 	if (scopes != 1)
-		return tool_usage_error(&spec,
-					"exactly one of --all-topic-partitions, "
-					"--topic or --path-to-json-file must be "
-					"specified");
+		return tool_usage_error(
+		    &spec, "exactly one of --all-topic-partitions, "
+			   "--topic or --path-to-json-file must be "
+			   "specified");
 	if (o->topic && !o->has_partition)
 		return tool_usage_error(&spec,
 					"--partition must be specified with "
@@ -175,9 +172,9 @@ static int wanted_partitions(const struct opts *o, struct tp_list *l)
 
 	memset(l, 0, sizeof(*l));
 	if (o->topic)
-		return tp_list_add(l, o->topic, o->partition) == 0 ?
-			       0 :
-			       tool_error(&spec, "out of memory");
+		return tp_list_add(l, o->topic, o->partition) == 0
+			   ? 0
+			   : tool_error(&spec, "out of memory");
 	if (!o->json)
 		return 0;
 	if (admin_read_file(o->json, &text, errstr, sizeof(errstr)) != 0)
@@ -218,8 +215,8 @@ static void print_group(const char *head, const fluxo_partition_result_t *r,
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = ELECTION_TIMEOUT_MS };
-	struct tp_list want = { 0 };
+	struct opts o = {.timeout_ms = ELECTION_TIMEOUT_MS};
+	struct tp_list want = {0};
 	fluxo_topic_partition_t *tps = NULL;
 	fluxo_partition_result_t *res = NULL;
 	fluxo_conf_t *conf = NULL;
@@ -254,9 +251,8 @@ int main(int argc, char **argv)
 		rc = TOOL_ERROR;
 		goto out;
 	}
-	rc = fluxo_admin_elect_leaders(admin, o.type, tps, want.n,
-				       o.timeout_ms, &res, &n, errstr,
-				       sizeof(errstr));
+	rc = fluxo_admin_elect_leaders(admin, o.type, tps, want.n, o.timeout_ms,
+				       &res, &n, errstr, sizeof(errstr));
 	if (rc != 0) {
 		rc = tool_report_client_error(&spec, conf, "leader election",
 					      rc, errstr, o.timeout_ms);
@@ -278,8 +274,8 @@ int main(int argc, char **argv)
 		       "%s-%d: %s: %s\n",
 		       o.type_name, res[i].topic, (int)res[i].partition,
 		       fluxo_err2name(res[i].err),
-		       res[i].errstr ? res[i].errstr :
-				       fluxo_err2str(res[i].err));
+		       res[i].errstr ? res[i].errstr
+				     : fluxo_err2str(res[i].err));
 		failed++;
 	}
 	if (failed) {

@@ -42,9 +42,9 @@
 
 #define REASSIGN_TIMEOUT_MS 10000
 
-#define LEADER_RATE "leader.replication.throttled.rate"
-#define FOLLOWER_RATE "follower.replication.throttled.rate"
-#define LEADER_REPLICAS "leader.replication.throttled.replicas"
+#define LEADER_RATE	  "leader.replication.throttled.rate"
+#define FOLLOWER_RATE	  "follower.replication.throttled.rate"
+#define LEADER_REPLICAS	  "leader.replication.throttled.replicas"
 #define FOLLOWER_REPLICAS "follower.replication.throttled.replicas"
 
 enum {
@@ -66,63 +66,61 @@ enum {
 };
 
 static const struct tool_flag flags[] = {
-	{ "bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
-	  "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP },
-	{ "command-config", TOOL_ARG_REQUIRED, "FILE",
-	  "Properties file with admin client settings.", F_COMMAND_CONFIG },
-	{ "generate", TOOL_ARG_NONE, NULL,
-	  "Propose a placement of the topics of --topics-to-move-json-file "
-	  "on the brokers of --broker-list. Nothing is changed.",
-	  F_GENERATE },
-	{ "execute", TOOL_ARG_NONE, NULL,
-	  "Start the reassignment of --reassignment-json-file.", F_EXECUTE },
-	{ "verify", TOOL_ARG_NONE, NULL,
-	  "Report the progress of the reassignment of "
-	  "--reassignment-json-file; remove the throttles once it is done.",
-	  F_VERIFY },
-	{ "cancel", TOOL_ARG_NONE, NULL,
-	  "Cancel the moves of --reassignment-json-file that are still in "
-	  "progress, and remove the throttles.",
-	  F_CANCEL },
-	{ "list", TOOL_ARG_NONE, NULL,
-	  "List the partition reassignments in progress.", F_LIST },
-	{ "topics-to-move-json-file", TOOL_ARG_REQUIRED, "FILE",
-	  "With --generate: {\"topics\": [{\"topic\": \"foo\"}, ...], "
-	  "\"version\": 1}.",
-	  F_TOPICS_FILE },
-	{ "broker-list", TOOL_ARG_REQUIRED, "\"ID,ID,...\"",
-	  "With --generate: the brokers to place the topics on.",
-	  F_BROKER_LIST },
-	{ "disable-rack-aware", TOOL_ARG_NONE, NULL,
-	  "With --generate: ignore the brokers' racks.", F_DISABLE_RACK },
-	{ "reassignment-json-file", TOOL_ARG_REQUIRED, "FILE",
-	  "With --execute, --verify, --cancel: {\"version\": 1, "
-	  "\"partitions\": [{\"topic\": \"foo\", \"partition\": 0, "
-	  "\"replicas\": [1,2], \"log_dirs\": [\"any\",\"any\"]}, ...]}.",
-	  F_REASSIGN_FILE },
-	{ "throttle", TOOL_ARG_REQUIRED, "BYTES/S",
-	  "With --execute: limit the replication traffic of the moves to "
-	  "this rate on every broker involved (default: no limit).",
-	  F_THROTTLE },
-	{ "additional", TOOL_ARG_NONE, NULL,
-	  "With --execute: start even though other reassignments are in "
-	  "progress.",
-	  F_ADDITIONAL },
-	{ "preserve-throttles", TOOL_ARG_NONE, NULL,
-	  "With --verify or --cancel: keep the throttles.", F_PRESERVE },
-	{ "timeout", TOOL_ARG_REQUIRED, "MS",
-	  "How long each request may take (default 10000).", F_TIMEOUT },
-	TOOL_FLAG_END
-};
+    {"bootstrap-server", TOOL_ARG_REQUIRED, "HOST:PORT[,...]",
+     "REQUIRED: the broker(s) to connect to.", F_BOOTSTRAP},
+    {"command-config", TOOL_ARG_REQUIRED, "FILE",
+     "Properties file with admin client settings.", F_COMMAND_CONFIG},
+    {"generate", TOOL_ARG_NONE, NULL,
+     "Propose a placement of the topics of --topics-to-move-json-file "
+     "on the brokers of --broker-list. Nothing is changed.",
+     F_GENERATE},
+    {"execute", TOOL_ARG_NONE, NULL,
+     "Start the reassignment of --reassignment-json-file.", F_EXECUTE},
+    {"verify", TOOL_ARG_NONE, NULL,
+     "Report the progress of the reassignment of "
+     "--reassignment-json-file; remove the throttles once it is done.",
+     F_VERIFY},
+    {"cancel", TOOL_ARG_NONE, NULL,
+     "Cancel the moves of --reassignment-json-file that are still in "
+     "progress, and remove the throttles.",
+     F_CANCEL},
+    {"list", TOOL_ARG_NONE, NULL,
+     "List the partition reassignments in progress.", F_LIST},
+    {"topics-to-move-json-file", TOOL_ARG_REQUIRED, "FILE",
+     "With --generate: {\"topics\": [{\"topic\": \"foo\"}, ...], "
+     "\"version\": 1}.",
+     F_TOPICS_FILE},
+    {"broker-list", TOOL_ARG_REQUIRED, "\"ID,ID,...\"",
+     "With --generate: the brokers to place the topics on.", F_BROKER_LIST},
+    {"disable-rack-aware", TOOL_ARG_NONE, NULL,
+     "With --generate: ignore the brokers' racks.", F_DISABLE_RACK},
+    {"reassignment-json-file", TOOL_ARG_REQUIRED, "FILE",
+     "With --execute, --verify, --cancel: {\"version\": 1, "
+     "\"partitions\": [{\"topic\": \"foo\", \"partition\": 0, "
+     "\"replicas\": [1,2], \"log_dirs\": [\"any\",\"any\"]}, ...]}.",
+     F_REASSIGN_FILE},
+    {"throttle", TOOL_ARG_REQUIRED, "BYTES/S",
+     "With --execute: limit the replication traffic of the moves to "
+     "this rate on every broker involved (default: no limit).",
+     F_THROTTLE},
+    {"additional", TOOL_ARG_NONE, NULL,
+     "With --execute: start even though other reassignments are in "
+     "progress.",
+     F_ADDITIONAL},
+    {"preserve-throttles", TOOL_ARG_NONE, NULL,
+     "With --verify or --cancel: keep the throttles.", F_PRESERVE},
+    {"timeout", TOOL_ARG_REQUIRED, "MS",
+     "How long each request may take (default 10000).", F_TIMEOUT},
+    TOOL_FLAG_END};
 
 static const struct tool_spec spec = {
-	.prog = "fluxo-reassign-partitions",
-	.synopsis = "--bootstrap-server HOST:PORT (--generate | --execute | "
-		    "--verify | --cancel | --list) [options]",
-	.summary = "Moves partition replicas between brokers: proposes a "
-		   "placement, starts it (optionally throttled), follows it, "
-		   "cancels it.",
-	.flags = flags,
+    .prog = "fluxo-reassign-partitions",
+    .synopsis = "--bootstrap-server HOST:PORT (--generate | --execute | "
+		"--verify | --cancel | --list) [options]",
+    .summary = "Moves partition replicas between brokers: proposes a "
+	       "placement, starts it (optionally throttled), follows it, "
+	       "cancels it.",
+    .flags = flags,
 };
 
 struct opts {
@@ -213,10 +211,10 @@ static int only_with(const struct opts *o, int flag, const int *actions,
 
 static int check_args(const struct opts *o)
 {
-	static const int gen[] = { F_GENERATE };
-	static const int exe[] = { F_EXECUTE };
-	static const int file[] = { F_EXECUTE, F_VERIFY, F_CANCEL };
-	static const int keep[] = { F_VERIFY, F_CANCEL };
+	static const int gen[] = {F_GENERATE};
+	static const int exe[] = {F_EXECUTE};
+	static const int file[] = {F_EXECUTE, F_VERIFY, F_CANCEL};
+	static const int keep[] = {F_VERIFY, F_CANCEL};
 
 	if (o->action_cnt != 1)
 		return tool_usage_error(&spec,
@@ -241,8 +239,7 @@ static int check_args(const struct opts *o)
 					"--generate needs "
 					"--topics-to-move-json-file FILE and "
 					"--broker-list \"ID,ID,...\"");
-	if (o->action != F_GENERATE && o->action != F_LIST &&
-	    !o->reassign_file)
+	if (o->action != F_GENERATE && o->action != F_LIST && !o->reassign_file)
 		return tool_usage_error(&spec,
 					"--%s needs --reassignment-json-file "
 					"FILE",
@@ -263,8 +260,8 @@ static int load_moves(const struct opts *o, struct move_list *moves)
 	char errstr[512], *text = NULL;
 	int rc;
 
-	if (admin_read_file(o->reassign_file, &text, errstr,
-			    sizeof(errstr)) != 0)
+	if (admin_read_file(o->reassign_file, &text, errstr, sizeof(errstr)) !=
+	    0)
 		return tool_error(&spec, "%s", errstr);
 	rc = reassign_json_parse(text, moves, errstr, sizeof(errstr));
 	free(text);
@@ -290,7 +287,7 @@ static fluxo_topic_partition_t *as_filter(const struct move_list *moves)
 
 static int do_generate(const struct opts *o, const fluxo_metadata_t *md)
 {
-	struct move_list cur = { 0 }, prop = { 0 };
+	struct move_list cur = {0}, prop = {0};
 	char errstr[512], *text = NULL, *j1 = NULL, *j2 = NULL;
 	char **topics = NULL;
 	int32_t *brokers = NULL;
@@ -303,7 +300,7 @@ static int do_generate(const struct opts *o, const fluxo_metadata_t *md)
 		goto out;
 	}
 	if (admin_read_file(o->topics_file, &text, errstr, sizeof(errstr)) !=
-		    0 ||
+		0 ||
 	    topics_json_parse(text, &topics, &n_topics, errstr,
 			      sizeof(errstr)) != 0) {
 		rc = tool_error(&spec, "%s", errstr);
@@ -479,8 +476,7 @@ static int check_moves(const struct move_list *moves,
 		       const fluxo_metadata_t *md)
 {
 	for (size_t i = 0; i < moves->n; i++)
-		if (!md_partition(md, moves->v[i].topic,
-				  moves->v[i].partition))
+		if (!md_partition(md, moves->v[i].topic, moves->v[i].partition))
 			return tool_error(&spec,
 					  "The proposed assignment contains "
 					  "non-existent partitions: %s-%d",
@@ -495,11 +491,11 @@ static int check_moves(const struct move_list *moves,
 				       moves->v[i].replicas[j];
 			if (!live)
 				return tool_error(
-					&spec,
-					"The proposed assignment contains "
-					"non-existent brokerIDs: %d (not "
-					"among the live brokers)",
-					(int)moves->v[i].replicas[j]);
+				    &spec,
+				    "The proposed assignment contains "
+				    "non-existent brokerIDs: %d (not "
+				    "among the live brokers)",
+				    (int)moves->v[i].replicas[j]);
 		}
 	return 0;
 }
@@ -515,8 +511,8 @@ static void print_results(const char *head, const fluxo_partition_result_t *r,
 	printf("\n");
 }
 
-static int report_failures(const char *head,
-			   const fluxo_partition_result_t *r, size_t n)
+static int report_failures(const char *head, const fluxo_partition_result_t *r,
+			   size_t n)
 {
 	FILE *err = tool_err ? tool_err : stderr;
 	size_t bad = 0;
@@ -530,15 +526,15 @@ static int report_failures(const char *head,
 		if (r[i].err)
 			fprintf(err, "%s-%d: %s\n", r[i].topic,
 				(int)r[i].partition,
-				r[i].errstr ? r[i].errstr :
-					      fluxo_err2str(r[i].err));
+				r[i].errstr ? r[i].errstr
+					    : fluxo_err2str(r[i].err));
 	return TOOL_ERROR;
 }
 
 static int do_execute(const struct opts *o, fluxo_admin_t *a,
 		      const fluxo_conf_t *conf, const fluxo_metadata_t *md)
 {
-	struct move_list moves = { 0 }, cur = { 0 };
+	struct move_list moves = {0}, cur = {0};
 	fluxo_ongoing_reassignment_t *ongoing = NULL;
 	fluxo_partition_result_t *res = NULL;
 	fluxo_reassignment_t *req = NULL;
@@ -552,12 +548,10 @@ static int do_execute(const struct opts *o, fluxo_admin_t *a,
 	rc = check_moves(&moves, md);
 	if (rc)
 		goto out;
-	rc = fluxo_admin_list_reassignments(a, NULL, 0, o->timeout_ms,
-					    &ongoing, &n_ongoing, errstr,
-					    sizeof(errstr));
+	rc = fluxo_admin_list_reassignments(a, NULL, 0, o->timeout_ms, &ongoing,
+					    &n_ongoing, errstr, sizeof(errstr));
 	if (rc) {
-		rc = client_error(conf, o, "listing reassignments", rc,
-				  errstr);
+		rc = client_error(conf, o, "listing reassignments", rc, errstr);
 		goto out;
 	}
 	if (n_ongoing && !o->additional) {
@@ -612,8 +606,8 @@ static int do_execute(const struct opts *o, fluxo_admin_t *a,
 	rc = report_failures("Error reassigning partition(s):", res, n_res);
 	if (rc == 0)
 		print_results(n_res == 1 ? "Successfully started partition "
-					   "reassignment for " :
-					   "Successfully started partition "
+					   "reassignment for "
+					 : "Successfully started partition "
 					   "reassignments for ",
 			      res, n_res);
 out:
@@ -631,7 +625,7 @@ out:
 static int do_verify(const struct opts *o, fluxo_admin_t *a,
 		     const fluxo_conf_t *conf, const fluxo_metadata_t *md)
 {
-	struct move_list moves = { 0 };
+	struct move_list moves = {0};
 	fluxo_ongoing_reassignment_t *ongoing = NULL;
 	fluxo_topic_partition_t *filter = NULL;
 	struct verify_result vr;
@@ -651,8 +645,7 @@ static int do_verify(const struct opts *o, fluxo_admin_t *a,
 					    &ongoing, &n_ongoing, errstr,
 					    sizeof(errstr));
 	if (rc) {
-		rc = client_error(conf, o, "listing reassignments", rc,
-				  errstr);
+		rc = client_error(conf, o, "listing reassignments", rc, errstr);
 		goto out;
 	}
 	reassign_print_verify(stdout, &moves, ongoing, n_ongoing, md, &vr);
@@ -670,7 +663,7 @@ out:
 static int do_cancel(const struct opts *o, fluxo_admin_t *a,
 		     const fluxo_conf_t *conf, const fluxo_metadata_t *md)
 {
-	struct move_list moves = { 0 };
+	struct move_list moves = {0};
 	fluxo_ongoing_reassignment_t *ongoing = NULL;
 	fluxo_topic_partition_t *filter = NULL;
 	fluxo_partition_result_t *res = NULL;
@@ -691,8 +684,7 @@ static int do_cancel(const struct opts *o, fluxo_admin_t *a,
 					    &ongoing, &n_ongoing, errstr,
 					    sizeof(errstr));
 	if (rc) {
-		rc = client_error(conf, o, "listing reassignments", rc,
-				  errstr);
+		rc = client_error(conf, o, "listing reassignments", rc, errstr);
 		goto out;
 	}
 	req = calloc(n_ongoing + 1, sizeof(*req));
@@ -711,25 +703,23 @@ static int do_cancel(const struct opts *o, fluxo_admin_t *a,
 		printf("None of the specified partition reassignments are "
 		       "active.\n");
 	} else {
-		rc = fluxo_admin_alter_reassignments(a, req, n_req,
-						     o->timeout_ms, &res,
-						     &n_res, errstr,
-						     sizeof(errstr));
+		rc = fluxo_admin_alter_reassignments(
+		    a, req, n_req, o->timeout_ms, &res, &n_res, errstr,
+		    sizeof(errstr));
 		if (rc) {
 			rc = client_error(conf, o, "cancelling", rc, errstr);
 			goto out;
 		}
-		rc = report_failures(n_res == 1 ?
-					     "Error cancelling partition "
-					     "reassignment for:" :
-					     "Error cancelling partition "
-					     "reassignments for:",
+		rc = report_failures(n_res == 1 ? "Error cancelling partition "
+						  "reassignment for:"
+						: "Error cancelling partition "
+						  "reassignments for:",
 				     res, n_res);
 		if (rc)
 			goto out;
 		print_results(n_res == 1 ? "Successfully cancelled partition "
-					   "reassignment for: " :
-					   "Successfully cancelled partition "
+					   "reassignment for: "
+					 : "Successfully cancelled partition "
 					   "reassignments for: ",
 			      res, n_res);
 	}
@@ -764,7 +754,7 @@ static int do_list(const struct opts *o, fluxo_admin_t *a,
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = REASSIGN_TIMEOUT_MS, .throttle = -1 };
+	struct opts o = {.timeout_ms = REASSIGN_TIMEOUT_MS, .throttle = -1};
 	fluxo_conf_t *conf = NULL;
 	fluxo_metadata_t *md = NULL;
 	fluxo_admin_t *admin = NULL;

@@ -194,8 +194,7 @@ int reassign_generate(const fluxo_metadata_t *md, char *const *topics,
 		for (int p = 0; p < parts; p++)
 			if (move_list_add(proposed, t->name,
 					  t->partitions[p].id,
-					  out + (size_t)p * (size_t)rf,
-					  rf) < 0)
+					  out + (size_t)p * (size_t)rf, rf) < 0)
 				goto nomem;
 	}
 	move_list_sort(current);
@@ -222,10 +221,10 @@ int reassign_current(const fluxo_metadata_t *md,
 	for (size_t i = 0; i < targets->n; i++) {
 		const struct move *m = &targets->v[i];
 		const fluxo_partition_md_t *p =
-			md_partition(md, m->topic, m->partition);
+		    md_partition(md, m->topic, m->partition);
 
-		if (p && move_list_add(out, m->topic, m->partition,
-				       p->replicas, p->replica_cnt) < 0) {
+		if (p && move_list_add(out, m->topic, m->partition, p->replicas,
+				       p->replica_cnt) < 0) {
 			move_list_free(out);
 			return ERR_NOMEM;
 		}
@@ -255,12 +254,11 @@ static int cmp_move_ptr(const void *x, const void *y)
 }
 
 /* Appends "p:b" to *s (grown as needed). */
-static int append_pair(char **s, size_t *len, size_t *cap, int32_t p,
-		       int32_t b)
+static int append_pair(char **s, size_t *len, size_t *cap, int32_t p, int32_t b)
 {
 	char item[32];
-	int n = snprintf(item, sizeof(item), "%s%d:%d", *len ? "," : "",
-			 (int)p, (int)b);
+	int n = snprintf(item, sizeof(item), "%s%d:%d", *len ? "," : "", (int)p,
+			 (int)b);
 
 	if (*len + (size_t)n + 1 > *cap) {
 		size_t c = (*cap + (size_t)n + 1) * 2;
@@ -296,7 +294,7 @@ int reassign_throttles(const fluxo_metadata_t *md,
 	qsort(sel, n, sizeof(*sel), cmp_move_ptr);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const fluxo_partition_md_t *p =
-			md_partition(md, topic, sel[i]->partition);
+		    md_partition(md, topic, sel[i]->partition);
 
 		if (!p || !moves_data(p, sel[i]))
 			continue;
@@ -306,8 +304,8 @@ int reassign_throttles(const fluxo_metadata_t *md,
 		for (int j = 0; j < sel[i]->n_replicas && rc == 0; j++)
 			if (!has_id(p->replicas, p->replica_cnt,
 				    sel[i]->replicas[j]))
-				rc = append_pair(follower, &flen, &fcap,
-						 p->id, sel[i]->replicas[j]);
+				rc = append_pair(follower, &flen, &fcap, p->id,
+						 sel[i]->replicas[j]);
 	}
 out:
 	free(sel);
@@ -335,7 +333,7 @@ int reassign_brokers(const fluxo_metadata_t *md,
 
 	for (size_t i = 0; i < targets->n; i++) {
 		const fluxo_partition_md_t *p = md_partition(
-			md, targets->v[i].topic, targets->v[i].partition);
+		    md, targets->v[i].topic, targets->v[i].partition);
 
 		cap += (size_t)targets->v[i].n_replicas +
 		       (p ? (size_t)p->replica_cnt : 0);
@@ -346,7 +344,7 @@ int reassign_brokers(const fluxo_metadata_t *md,
 	for (size_t i = 0; i < targets->n; i++) {
 		const struct move *m = &targets->v[i];
 		const fluxo_partition_md_t *p =
-			md_partition(md, m->topic, m->partition);
+		    md_partition(md, m->topic, m->partition);
 
 		if (!p || !moves_data(p, m))
 			continue;
@@ -391,8 +389,8 @@ int reassign_topics(const struct move_list *targets, const char ***topics,
 }
 
 static const fluxo_ongoing_reassignment_t *
-find_ongoing(const fluxo_ongoing_reassignment_t *l, size_t n,
-	     const char *topic, int32_t partition)
+find_ongoing(const fluxo_ongoing_reassignment_t *l, size_t n, const char *topic,
+	     int32_t partition)
 {
 	for (size_t i = 0; i < n; i++)
 		if (l[i].partition == partition &&
@@ -421,7 +419,7 @@ void reassign_print_verify(FILE *out, const struct move_list *targets,
 	for (size_t i = 0; i < targets->n; i++) {
 		const struct move *m = &targets->v[i];
 		const fluxo_partition_md_t *p =
-			md_partition(md, m->topic, m->partition);
+		    md_partition(md, m->topic, m->partition);
 		char cur[256], want[256];
 
 		if (find_ongoing(ongoing, n_ongoing, m->topic, m->partition)) {

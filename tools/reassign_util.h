@@ -82,10 +82,10 @@ int reassign_topics(const struct move_list *targets, const char ***topics,
 
 /* The outcome of --verify for the partitions of a file. */
 struct verify_result {
-	int complete;	   /* replica set equals the target */
-	int in_progress;   /* still listed as reassigning */
-	int differ;	   /* not reassigning, but another replica set */
-	int missing;	   /* the partition does not exist */
+	int complete;	 /* replica set equals the target */
+	int in_progress; /* still listed as reassigning */
+	int differ;	 /* not reassigning, but another replica set */
+	int missing;	 /* the partition does not exist */
 };
 
 /*

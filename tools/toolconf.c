@@ -191,9 +191,9 @@ fluxo_admin_t *tool_admin_open(const struct tool_spec *spec,
 		goto out;
 	}
 	c = NULL;
-	probe_ms = timeout_ms > 0 && timeout_ms < TOOL_CONNECT_TIMEOUT_MS ?
-			   timeout_ms :
-			   TOOL_CONNECT_TIMEOUT_MS;
+	probe_ms = timeout_ms > 0 && timeout_ms < TOOL_CONNECT_TIMEOUT_MS
+		       ? timeout_ms
+		       : TOOL_CONNECT_TIMEOUT_MS;
 	rc = fluxo_admin_metadata(admin, NULL, 0, probe_ms, md, errstr,
 				  sizeof(errstr));
 	if (rc != 0) {

@@ -43,6 +43,13 @@ ctl=$(json | sed -n 's/.*"controller":{"id":\([0-9]*\),"epoch":\([0-9]*\)}.*/\1/
 json | grep -q "\"brokers\":\[{\"id\":1,\"host\":\"127.0.0.1\",\"port\":$(broker_port 1),\"rack\":\"r1\"}," ||
   fail "JSON brokers: $(json)"
 
+# A broker's settings come from that broker, whichever one bootstraps.
+out=$(fx configs --bootstrap-server "$(bs 1)" --broker 3 --describe --all) ||
+  fail "describe broker 3 through broker 1: $out"
+echo "$out" | grep -q "^  broker.id=3 sensitive=false synonyms={STATIC_BROKER_CONFIG:broker.id=3, DEFAULT_CONFIG:broker.id=0}$" &&
+  echo "$out" | grep -q "^  broker.rack=r3 " ||
+  fail "broker 3's settings: $out"
+
 # ------------------------------------------------------------ a broker goes away
 leader_of() { # topic partition -> leader id
   fx topics --bootstrap-server "$B" --describe --topic "$1" |

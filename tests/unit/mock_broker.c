@@ -101,8 +101,8 @@ static void h_metadata(struct mock_broker *m, struct arena *a,
 	size_t n = r->all_topics ? (size_t)m->topic_cnt : r->n_topics;
 
 	fluxo__metadata_response__init(mr);
-	mr->brokers = arena_alloc(a, (size_t)(m->peer_cnt + 1) *
-					 sizeof(*mr->brokers));
+	mr->brokers =
+	    arena_alloc(a, (size_t)(m->peer_cnt + 1) * sizeof(*mr->brokers));
 	for (int i = 0; i <= m->peer_cnt; i++) {
 		Fluxo__BrokerEndpoint *be = arena_alloc(a, sizeof(*be));
 
@@ -695,7 +695,8 @@ static void h_elect(struct mock_broker *m, struct arena *a,
 	}
 }
 
-static int alter_one(struct mock_broker *m, const Fluxo__ReassignablePartition *rp)
+static int alter_one(struct mock_broker *m,
+		     const Fluxo__ReassignablePartition *rp)
 {
 	struct mock_move *mv = find_move(m, rp->topic, rp->partition);
 
@@ -747,7 +748,8 @@ static bool move_listed(const Fluxo__ListPartitionReassignmentsRequest *r,
 	if (r->n_topic_partitions == 0)
 		return true;
 	for (size_t i = 0; i < r->n_topic_partitions; i++)
-		for (size_t j = 0; j < r->topic_partitions[i]->n_partitions; j++)
+		for (size_t j = 0; j < r->topic_partitions[i]->n_partitions;
+		     j++)
 			if (strcmp(r->topic_partitions[i]->topic, mv->topic) ==
 				0 &&
 			    r->topic_partitions[i]->partitions[j] ==
@@ -820,9 +822,8 @@ static bool h_controller(struct mock_broker *m, struct arena *a,
 		if (refuse)
 			ar->error = FLUXO__ERROR_CODE__NOT_CONTROLLER;
 		else if (!m->reassign_unsupported)
-			h_alter_reassign(m, a,
-					 req->alter_partition_reassignments,
-					 ar);
+			h_alter_reassign(
+			    m, a, req->alter_partition_reassignments, ar);
 		resp->body_case =
 		    FLUXO__RESPONSE__BODY_ALTER_PARTITION_REASSIGNMENTS;
 		resp->alter_partition_reassignments = ar;

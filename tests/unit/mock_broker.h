@@ -92,7 +92,7 @@ struct mock_broker {
 	 * an unknown one is UNKNOWN_TOPIC_OR_PARTITION; an empty list
 	 * elects nothing. Unclean elections answer
 	 * ELIGIBLE_LEADERS_NOT_AVAILABLE for every partition. */
-	int not_controller;	  /* next N controller requests refused */
+	int not_controller;	   /* next N controller requests refused */
 	bool reassign_unsupported; /* reassignment APIs: INVALID_REQUEST */
 	int elect_requests;
 	int last_election_type;

@@ -37,9 +37,9 @@ START_TEST(test_election_file)
 	ck_assert_str_eq(l.v[2].topic, "foobar");
 	tp_list_free(&l);
 
-	ck_assert_int_eq(election_json_parse("{\"partitions\":[]}", &l, err,
-					     sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    election_json_parse("{\"partitions\":[]}", &l, err, sizeof(err)),
+	    0);
 	ck_assert_uint_eq(l.n, 0);
 	tp_list_free(&l);
 }
@@ -49,35 +49,38 @@ START_TEST(test_election_file_errors)
 {
 	struct tp_list l;
 
-	ck_assert_int_eq(election_json_parse("{\"partition\":[]}", &l, err,
-					     sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    election_json_parse("{\"partition\":[]}", &l, err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_str_eq(err, "Replica election data is missing "
 			      "\"partitions\" field");
-	ck_assert_int_eq(election_json_parse(
-			     "{\"partitions\":[{\"topic\":\"t\",\"partition\":1},"
-			     "{\"topic\":\"t\",\"partition\":1}]}",
-			     &l, err, sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    election_json_parse(
+		"{\"partitions\":[{\"topic\":\"t\",\"partition\":1},"
+		"{\"topic\":\"t\",\"partition\":1}]}",
+		&l, err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_str_eq(err, "Replica election data contains duplicate "
 			      "partitions: t-1");
-	ck_assert_int_eq(election_json_parse(
-			     "{\"partitions\":[{\"topic\":\"t\",\"partition\":-1}]}",
-			     &l, err, sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    election_json_parse(
+		"{\"partitions\":[{\"topic\":\"t\",\"partition\":-1}]}", &l,
+		err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(err, "entry 0"));
 	ck_assert_int_eq(election_json_parse(
 			     "{\"partitions\":[{\"topic\":\"t\",\"partition\":"
 			     "\"1\"}]}",
 			     &l, err, sizeof(err)),
 			 ERR_INVAL);
-	ck_assert_int_eq(election_json_parse(
-			     "{\"partitions\":[{\"topic\":\"\",\"partition\":1}]}",
-			     &l, err, sizeof(err)),
-			 ERR_INVAL);
-	ck_assert_int_eq(election_json_parse("{\"partitions\":[", &l, err,
-					     sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    election_json_parse(
+		"{\"partitions\":[{\"topic\":\"\",\"partition\":1}]}", &l, err,
+		sizeof(err)),
+	    ERR_INVAL);
+	ck_assert_int_eq(
+	    election_json_parse("{\"partitions\":[", &l, err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(err, "is not valid JSON"));
 	ck_assert_int_eq(election_json_parse("[1,2]", &l, err, sizeof(err)),
 			 ERR_INVAL);
@@ -110,9 +113,9 @@ START_TEST(test_topics_file)
 			 ERR_INVAL);
 	ck_assert_str_eq(err, "List of topics to reassign contains duplicate "
 			      "entries: a");
-	ck_assert_int_eq(topics_json_parse("{\"topics\":[]}", &names, &n, err,
-					   sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    topics_json_parse("{\"topics\":[]}", &names, &n, err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_int_eq(topics_json_parse("{\"topics\":[{\"name\":\"a\"}]}",
 					   &names, &n, err, sizeof(err)),
 			 ERR_INVAL);
@@ -203,16 +206,17 @@ START_TEST(test_reassignment_format)
 	ck_assert_int_eq(move_list_add(&l, "b\"ar", 1, r1, 1), 0);
 	s = reassign_json_format(&l);
 	ck_assert_str_eq(
-	    s, "{\"version\":1,\"partitions\":[{\"topic\":\"foo\",\"partition\":"
-	       "0,\"replicas\":[1,2],\"log_dirs\":[\"any\",\"any\"]},{\"topic\":"
-	       "\"b\\\"ar\",\"partition\":1,\"replicas\":[3],\"log_dirs\":"
-	       "[\"any\"]}]}");
+	    s,
+	    "{\"version\":1,\"partitions\":[{\"topic\":\"foo\",\"partition\":"
+	    "0,\"replicas\":[1,2],\"log_dirs\":[\"any\",\"any\"]},{\"topic\":"
+	    "\"b\\\"ar\",\"partition\":1,\"replicas\":[3],\"log_dirs\":"
+	    "[\"any\"]}]}");
 	/* What is written parses back to the same moves. */
 	{
 		struct move_list back;
 
-		ck_assert_int_eq(reassign_json_parse(s, &back, err, sizeof(err)),
-				 0);
+		ck_assert_int_eq(
+		    reassign_json_parse(s, &back, err, sizeof(err)), 0);
 		ck_assert_uint_eq(back.n, 2);
 		ck_assert_str_eq(back.v[1].topic, "b\"ar");
 		ck_assert_int_eq(back.v[0].replicas[1], 2);

@@ -79,7 +79,7 @@ START_TEST(test_elect_goes_to_controller)
 {
 	fluxo_admin_t *a = admin();
 	const fluxo_topic_partition_t tps[] = {
-		{"u", 0}, {"t", 1}, {"t", 0}, {"nosuch", 3}, {"t", 2}};
+	    {"u", 0}, {"t", 1}, {"t", 0}, {"nosuch", 3}, {"t", 2}};
 	fluxo_partition_result_t *res = NULL;
 	size_t n = 0;
 	char err[512];
@@ -114,8 +114,8 @@ START_TEST(test_elect_goes_to_controller)
 	fluxo_partition_results_destroy(res, n);
 
 	/* Every partition, unclean. */
-	rc = fluxo_admin_elect_leaders(a, FLUXO_ELECTION_UNCLEAN, NULL, 0,
-				       5000, &res, &n, err, sizeof(err));
+	rc = fluxo_admin_elect_leaders(a, FLUXO_ELECTION_UNCLEAN, NULL, 0, 5000,
+				       &res, &n, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_int_eq(locked(&m2, &m2.last_elect_partitions), 0);
 	ck_assert_int_eq(locked(&m2, &m2.last_election_type), 1);
@@ -215,12 +215,11 @@ START_TEST(test_bad_arguments)
 						   &n, err, sizeof(err)),
 			 FLUXO_ERR__INVALID_ARG);
 	ck_assert_int_eq(fluxo_admin_elect_leaders(a, FLUXO_ELECTION_PREFERRED,
-						   &bad, 1, 1000, &res, &n,
-						   err, sizeof(err)),
+						   &bad, 1, 1000, &res, &n, err,
+						   sizeof(err)),
 			 FLUXO_ERR__INVALID_ARG);
-	ck_assert_int_eq(fluxo_admin_alter_reassignments(a, &empty, 1, 1000,
-							 &res, &n, err,
-							 sizeof(err)),
+	ck_assert_int_eq(fluxo_admin_alter_reassignments(
+			     a, &empty, 1, 1000, &res, &n, err, sizeof(err)),
 			 FLUXO_ERR__INVALID_ARG);
 	ck_assert_int_eq(fluxo_admin_list_reassignments(a, &bad, 1, 1000, &l,
 							&n, err, sizeof(err)),
@@ -239,10 +238,10 @@ START_TEST(test_reassignments)
 	fluxo_admin_t *a = admin();
 	const int32_t to12[] = {1, 2}, to2[] = {2};
 	const fluxo_reassignment_t moves[] = {
-		{"t", 3, to2, 1, false},
-		{"t", 0, to12, 2, false},
-		{"t", 1, NULL, 0, true},
-		{"t", 9, to2, 1, false},
+	    {"t", 3, to2, 1, false},
+	    {"t", 0, to12, 2, false},
+	    {"t", 1, NULL, 0, true},
+	    {"t", 9, to2, 1, false},
 	};
 	const fluxo_reassignment_t cancel = {"t", 0, NULL, 0, true};
 	const fluxo_topic_partition_t only_t1 = {"t", 1};
@@ -292,8 +291,8 @@ START_TEST(test_reassignments)
 	ck_assert_uint_eq(n, 0);
 	fluxo_ongoing_reassignments_destroy(l, n);
 
-	rc = fluxo_admin_alter_reassignments(a, &cancel, 1, 5000, &res, &n,
-					     err, sizeof(err));
+	rc = fluxo_admin_alter_reassignments(a, &cancel, 1, 5000, &res, &n, err,
+					     sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(res[0].err, 0);
@@ -366,9 +365,9 @@ START_TEST(test_broker_configs_routed)
 					  5000, &e, &n, err, sizeof(err));
 	ck_assert_int_eq(rc, FLUXO_ERR_BROKER_NOT_AVAILABLE);
 	ck_assert_msg(strstr(err, "broker 7") != NULL, "%s", err);
-	rc = fluxo_admin_describe_configs(a, FLUXO_RESOURCE_BROKER, "one",
-					  false, 5000, &e, &n, err,
-					  sizeof(err));
+	rc =
+	    fluxo_admin_describe_configs(a, FLUXO_RESOURCE_BROKER, "one", false,
+					 5000, &e, &n, err, sizeof(err));
 	ck_assert_int_eq(rc, FLUXO_ERR__INVALID_ARG);
 	ck_assert_int_eq(locked(&m1, &m1.describe_configs_requests) +
 			     locked(&m2, &m2.describe_configs_requests),

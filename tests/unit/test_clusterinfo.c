@@ -17,25 +17,41 @@
 static int32_t r12[] = {1, 2}, r21[] = {2, 1}, r1[] = {1}, r2[] = {2},
 	       r13[] = {1, 3};
 static fluxo_partition_md_t tparts[] = {
-	{.id = 0, .leader = 1, .replicas = r13, .replica_cnt = 2,
-	 .isr = r13, .isr_cnt = 2},
-	{.id = 1, .leader = 1, .replicas = r12, .replica_cnt = 2, .isr = r1,
-	 .isr_cnt = 1},
-	{.id = 2, .leader = 2, .replicas = r21, .replica_cnt = 2, .isr = r21,
-	 .isr_cnt = 2},
+    {.id = 0,
+     .leader = 1,
+     .replicas = r13,
+     .replica_cnt = 2,
+     .isr = r13,
+     .isr_cnt = 2},
+    {.id = 1,
+     .leader = 1,
+     .replicas = r12,
+     .replica_cnt = 2,
+     .isr = r1,
+     .isr_cnt = 1},
+    {.id = 2,
+     .leader = 2,
+     .replicas = r21,
+     .replica_cnt = 2,
+     .isr = r21,
+     .isr_cnt = 2},
 };
 static fluxo_partition_md_t uparts[] = {
-	{.id = 0, .leader = -1, .replicas = r2, .replica_cnt = 1, .isr = r2,
-	 .isr_cnt = 1},
+    {.id = 0,
+     .leader = -1,
+     .replicas = r2,
+     .replica_cnt = 1,
+     .isr = r2,
+     .isr_cnt = 1},
 };
 static fluxo_topic_md_t topics[] = {
-	{.name = "t", .partitions = tparts, .partition_cnt = 3},
-	{.name = "u", .partitions = uparts, .partition_cnt = 1},
-	{.name = "gone", .err = FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION},
+    {.name = "t", .partitions = tparts, .partition_cnt = 3},
+    {.name = "u", .partitions = uparts, .partition_cnt = 1},
+    {.name = "gone", .err = FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION},
 };
 static fluxo_broker_md_t brokers[] = {
-	{.id = 1, .host = "127.0.0.1", .port = 9092, .rack = "r1"},
-	{.id = 3, .host = "::1", .port = 9094},
+    {.id = 1, .host = "127.0.0.1", .port = 9092, .rack = "r1"},
+    {.id = 3, .host = "::1", .port = 9094},
 };
 static fluxo_metadata_t md = {.cluster_id = "abcdefghijklmnopqrstuv",
 			      .controller_id = 3,
@@ -83,18 +99,19 @@ START_TEST(test_text)
 
 	ck_assert_int_eq(cluster_summarize(&md, &s), 0);
 	cluster_print_text(f, &md, &s);
-	ck_assert_str_eq(slurp(f), "Cluster ID: abcdefghijklmnopqrstuv\n"
-				   "Controller: 3 (epoch 7)\n"
-				   "Brokers: 2\n"
-				   "  1\t127.0.0.1:9092\track: r1\n"
-				   "  3\t[::1]:9094\track: none\n"
-				   "Topics: 2\n"
-				   "Partitions: 4\n"
-				   "Under-replicated partitions: 1\n"
-				   "  t-1\tLeader: 1\tReplicas: 1,2\tIsr: 1\n"
-				   "Offline partitions: 2\n"
-				   "  t-2\tLeader: 2\tReplicas: 2,1\tIsr: 2,1\n"
-				   "  u-0\tLeader: none\tReplicas: 2\tIsr: 2\n");
+	ck_assert_str_eq(slurp(f),
+			 "Cluster ID: abcdefghijklmnopqrstuv\n"
+			 "Controller: 3 (epoch 7)\n"
+			 "Brokers: 2\n"
+			 "  1\t127.0.0.1:9092\track: r1\n"
+			 "  3\t[::1]:9094\track: none\n"
+			 "Topics: 2\n"
+			 "Partitions: 4\n"
+			 "Under-replicated partitions: 1\n"
+			 "  t-1\tLeader: 1\tReplicas: 1,2\tIsr: 1\n"
+			 "Offline partitions: 2\n"
+			 "  t-2\tLeader: 2\tReplicas: 2,1\tIsr: 2,1\n"
+			 "  u-0\tLeader: none\tReplicas: 2\tIsr: 2\n");
 	cluster_summary_free(&s);
 }
 END_TEST
@@ -109,13 +126,16 @@ START_TEST(test_json)
 	ck_assert_int_eq(cluster_print_json(f, &md, &s), 0);
 	ck_assert_str_eq(
 	    slurp(f),
-	    "{\"cluster_id\":\"abcdefghijklmnopqrstuv\",\"controller\":{\"id\":3,"
-	    "\"epoch\":7},\"brokers\":[{\"id\":1,\"host\":\"127.0.0.1\",\"port\":"
+	    "{\"cluster_id\":\"abcdefghijklmnopqrstuv\",\"controller\":{\"id\":"
+	    "3,"
+	    "\"epoch\":7},\"brokers\":[{\"id\":1,\"host\":\"127.0.0.1\","
+	    "\"port\":"
 	    "9092,\"rack\":\"r1\"},{\"id\":3,\"host\":\"::1\",\"port\":9094,"
 	    "\"rack\":null}],\"topic_count\":2,\"partition_count\":4,"
 	    "\"under_replicated_count\":1,\"offline_count\":2,"
 	    "\"under_replicated_partitions\":[{\"topic\":\"t\",\"partition\":1,"
-	    "\"leader\":1,\"replicas\":[1,2],\"isr\":[1]}],\"offline_partitions\":"
+	    "\"leader\":1,\"replicas\":[1,2],\"isr\":[1]}],\"offline_"
+	    "partitions\":"
 	    "[{\"topic\":\"t\",\"partition\":2,\"leader\":2,\"replicas\":[2,1],"
 	    "\"isr\":[2,1]},{\"topic\":\"u\",\"partition\":0,\"leader\":-1,"
 	    "\"replicas\":[2],\"isr\":[2]}]}\n");

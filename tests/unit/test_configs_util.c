@@ -20,11 +20,12 @@ START_TEST(test_add_config)
 {
 	struct config_list l = {0};
 
-	ck_assert_int_eq(config_parse_add(" retention.ms = 1000,"
-					  "leader.replication.throttled.replicas="
-					  "[0:1,1:2],cleanup.policy=delete",
-					  &l, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    config_parse_add(" retention.ms = 1000,"
+			     "leader.replication.throttled.replicas="
+			     "[0:1,1:2],cleanup.policy=delete",
+			     &l, err, sizeof(err)),
+	    0);
 	ck_assert_uint_eq(l.n, 3);
 	ck_assert_str_eq(l.names[0], "retention.ms");
 	ck_assert_str_eq(l.values[0], "1000");
@@ -38,9 +39,9 @@ START_TEST(test_add_config)
 	/* An empty value is a value. */
 	ck_assert_int_eq(config_parse_add("x=", &l, err, sizeof(err)), 0);
 	ck_assert_str_eq(l.values[4], "");
-	ck_assert_int_eq(config_parse_add("retention.ms=5", &l, err,
-					  sizeof(err)),
-			 ERR_INVAL);
+	ck_assert_int_eq(
+	    config_parse_add("retention.ms=5", &l, err, sizeof(err)),
+	    ERR_INVAL);
 	ck_assert_str_eq(err, "--add-config names retention.ms more than once");
 	config_list_free(&l);
 }
@@ -48,16 +49,17 @@ END_TEST
 
 START_TEST(test_add_config_errors)
 {
-	static const char *const bad[] = {"retention.ms", "=1", "a=1,,b=2",
-					  "", "a=1,b"};
+	static const char *const bad[] = {"retention.ms", "=1", "a=1,,b=2", "",
+					  "a=1,b"};
 	struct config_list l = {0};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(config_parse_add(bad[i], &l, err, sizeof(err)),
 				 ERR_INVAL);
-		ck_assert_str_eq(err, "Invalid entity config: all configs to be "
-				      "added must be in the format "
-				      "\"key=val\".");
+		ck_assert_str_eq(err,
+				 "Invalid entity config: all configs to be "
+				 "added must be in the format "
+				 "\"key=val\".");
 		config_list_free(&l);
 	}
 }
@@ -129,32 +131,32 @@ static void print_entry(FILE *out, const void *e)
 START_TEST(test_entry_line)
 {
 	fluxo_config_synonym_t syn[] = {
-		{"retention.ms", "1000", FLUXO_CONFIG_SOURCE_TOPIC},
-		{"log.retention.ms", "86400000",
-		 FLUXO_CONFIG_SOURCE_DYNAMIC_BROKER},
-		{"log.retention.ms", "604800000", FLUXO_CONFIG_SOURCE_DEFAULT},
+	    {"retention.ms", "1000", FLUXO_CONFIG_SOURCE_TOPIC},
+	    {"log.retention.ms", "86400000",
+	     FLUXO_CONFIG_SOURCE_DYNAMIC_BROKER},
+	    {"log.retention.ms", "604800000", FLUXO_CONFIG_SOURCE_DEFAULT},
 	};
 	fluxo_config_entry_t e = {.name = "retention.ms",
 				  .value = "1000",
 				  .source = FLUXO_CONFIG_SOURCE_TOPIC,
 				  .synonyms = syn,
 				  .synonym_cnt = 3};
-	fluxo_config_entry_t secret = {.name = "ssl.key.password",
-				       .value = NULL,
-				       .is_sensitive = true};
+	fluxo_config_entry_t secret = {
+	    .name = "ssl.key.password", .value = NULL, .is_sensitive = true};
 
 	ck_assert_str_eq(printed(print_entry, &e),
 			 "  retention.ms=1000 sensitive=false "
 			 "synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000, "
 			 "DYNAMIC_BROKER_CONFIG:log.retention.ms=86400000, "
 			 "DEFAULT_CONFIG:log.retention.ms=604800000}\n");
-	ck_assert_str_eq(printed(print_entry, &secret),
-			 "  ssl.key.password=null sensitive=true synonyms={}\n");
+	ck_assert_str_eq(
+	    printed(print_entry, &secret),
+	    "  ssl.key.password=null sensitive=true synonyms={}\n");
 	ck_assert_str_eq(config_source_name(FLUXO_CONFIG_SOURCE_STATIC_BROKER),
 			 "STATIC_BROKER_CONFIG");
-	ck_assert_str_eq(config_source_name(
-			     FLUXO_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER),
-			 "DYNAMIC_DEFAULT_BROKER_CONFIG");
+	ck_assert_str_eq(
+	    config_source_name(FLUXO_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER),
+	    "DYNAMIC_DEFAULT_BROKER_CONFIG");
 	ck_assert_str_eq(config_source_name(FLUXO_CONFIG_SOURCE_UNKNOWN),
 			 "UNKNOWN");
 }

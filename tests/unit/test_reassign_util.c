@@ -20,26 +20,42 @@ static char err[512];
 /* Topic t: p0 on 1,2; p1 on 2,3; p2 on 3,1. Topic u: p0 on 1. */
 static int32_t r12[] = {1, 2}, r23[] = {2, 3}, r31[] = {3, 1}, r1[] = {1};
 static fluxo_partition_md_t tparts[] = {
-	{.id = 0, .leader = 1, .replicas = r12, .replica_cnt = 2,
-	 .isr = r12, .isr_cnt = 2},
-	{.id = 1, .leader = 2, .replicas = r23, .replica_cnt = 2,
-	 .isr = r23, .isr_cnt = 2},
-	{.id = 2, .leader = 3, .replicas = r31, .replica_cnt = 2,
-	 .isr = r31, .isr_cnt = 2},
+    {.id = 0,
+     .leader = 1,
+     .replicas = r12,
+     .replica_cnt = 2,
+     .isr = r12,
+     .isr_cnt = 2},
+    {.id = 1,
+     .leader = 2,
+     .replicas = r23,
+     .replica_cnt = 2,
+     .isr = r23,
+     .isr_cnt = 2},
+    {.id = 2,
+     .leader = 3,
+     .replicas = r31,
+     .replica_cnt = 2,
+     .isr = r31,
+     .isr_cnt = 2},
 };
 static fluxo_partition_md_t uparts[] = {
-	{.id = 0, .leader = 1, .replicas = r1, .replica_cnt = 1, .isr = r1,
-	 .isr_cnt = 1},
+    {.id = 0,
+     .leader = 1,
+     .replicas = r1,
+     .replica_cnt = 1,
+     .isr = r1,
+     .isr_cnt = 1},
 };
 static fluxo_topic_md_t topics[] = {
-	{.name = "t", .partitions = tparts, .partition_cnt = 3},
-	{.name = "u", .partitions = uparts, .partition_cnt = 1},
+    {.name = "t", .partitions = tparts, .partition_cnt = 3},
+    {.name = "u", .partitions = uparts, .partition_cnt = 1},
 };
 static fluxo_broker_md_t brokers[] = {
-	{.id = 1, .host = "h1", .port = 9092},
-	{.id = 2, .host = "h2", .port = 9092},
-	{.id = 3, .host = "h3", .port = 9092},
-	{.id = 4, .host = "h4", .port = 9092},
+    {.id = 1, .host = "h1", .port = 9092},
+    {.id = 2, .host = "h2", .port = 9092},
+    {.id = 3, .host = "h3", .port = 9092},
+    {.id = 4, .host = "h4", .port = 9092},
 };
 static fluxo_metadata_t md = {.controller_id = 1,
 			      .brokers = brokers,
@@ -52,9 +68,8 @@ START_TEST(test_broker_list)
 	int32_t *ids;
 	int n;
 
-	ck_assert_int_eq(broker_list_parse("4,5, 6", &ids, &n, err,
-					   sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    broker_list_parse("4,5, 6", &ids, &n, err, sizeof(err)), 0);
 	ck_assert_int_eq(n, 3);
 	ck_assert_int_eq(ids[0], 4);
 	ck_assert_int_eq(ids[2], 6);
@@ -115,9 +130,9 @@ START_TEST(test_generate_random_stays_on_list)
 	for (int round = 0; round < 20; round++) {
 		struct move_list cur, prop;
 
-		ck_assert_int_eq(reassign_generate(&md, names, 1, list, 2,
-						   true, -1, -1, &cur, &prop,
-						   err, sizeof(err)),
+		ck_assert_int_eq(reassign_generate(&md, names, 1, list, 2, true,
+						   -1, -1, &cur, &prop, err,
+						   sizeof(err)),
 				 0);
 		for (size_t i = 0; i < prop.n; i++) {
 			const struct move *m = &prop.v[i];
@@ -149,8 +164,8 @@ START_TEST(test_generate_errors)
 			 ERR_INVAL);
 	ck_assert_str_eq(err,
 			 "Broker 9 of --broker-list is not in the cluster");
-	ck_assert_int_eq(reassign_generate(&md, missing, 1, one, 1, true, 0,
-					   0, &cur, &prop, err, sizeof(err)),
+	ck_assert_int_eq(reassign_generate(&md, missing, 1, one, 1, true, 0, 0,
+					   &cur, &prop, err, sizeof(err)),
 			 ERR_INVAL);
 	ck_assert_str_eq(err, "Topic 'nosuch' does not exist");
 }
@@ -171,15 +186,15 @@ START_TEST(test_generate_racks)
 			 ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(err, "Not all brokers have rack "
 					  "information"));
-	ck_assert_int_eq(reassign_generate(&md, names, 1, list, 4, false, 0,
-					   0, &cur, &prop, err, sizeof(err)),
+	ck_assert_int_eq(reassign_generate(&md, names, 1, list, 4, false, 0, 0,
+					   &cur, &prop, err, sizeof(err)),
 			 0);
 	move_list_free(&cur);
 	move_list_free(&prop);
 	/* All racked: every partition's two replicas on different racks. */
 	brokers[3].rack = "b";
-	ck_assert_int_eq(reassign_generate(&md, names, 1, list, 4, true, -1,
-					   -1, &cur, &prop, err, sizeof(err)),
+	ck_assert_int_eq(reassign_generate(&md, names, 1, list, 4, true, -1, -1,
+					   &cur, &prop, err, sizeof(err)),
 			 0);
 	for (size_t i = 0; i < prop.n; i++) {
 		const int32_t *r = prop.v[i].replicas;
@@ -260,8 +275,12 @@ START_TEST(test_verify_report)
 {
 	int32_t rep[] = {1, 2, 3}, add[] = {3};
 	fluxo_ongoing_reassignment_t ongoing[] = {
-		{.topic = "t", .partition = 0, .replicas = rep,
-		 .replica_cnt = 3, .adding = add, .adding_cnt = 1},
+	    {.topic = "t",
+	     .partition = 0,
+	     .replicas = rep,
+	     .replica_cnt = 3,
+	     .adding = add,
+	     .adding_cnt = 1},
 	};
 	const int32_t e[] = {9};
 	struct verify_result vr;
@@ -302,11 +321,15 @@ START_TEST(test_list_report)
 {
 	int32_t rep[] = {1, 2, 3}, add[] = {3}, rem[] = {1};
 	fluxo_ongoing_reassignment_t l[] = {
-		{.topic = "t", .partition = 0, .replicas = rep,
-		 .replica_cnt = 3, .adding = add, .adding_cnt = 1,
-		 .removing = rem, .removing_cnt = 1},
-		{.topic = "t", .partition = 4, .replicas = rep,
-		 .replica_cnt = 2},
+	    {.topic = "t",
+	     .partition = 0,
+	     .replicas = rep,
+	     .replica_cnt = 3,
+	     .adding = add,
+	     .adding_cnt = 1,
+	     .removing = rem,
+	     .removing_cnt = 1},
+	    {.topic = "t", .partition = 4, .replicas = rep, .replica_cnt = 2},
 	};
 	FILE *f = tmpfile();
 
