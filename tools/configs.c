@@ -343,7 +343,8 @@ static int describe_one(const struct opts *o, fluxo_admin_t *a,
 	    false, o->timeout_ms, &e, &n, errstr, sizeof(errstr));
 	if (rc != 0)
 		return client_error(o, conf, rc, errstr);
-	qsort(e, n, sizeof(*e), cmp_entry);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_entry);
 	config_print_heading(stdout, o->entity_type, name, o->all);
 	for (size_t i = 0; i < n; i++)
 		if (config_shown(&e[i], scope, o->all))

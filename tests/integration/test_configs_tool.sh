@@ -84,7 +84,8 @@ echo "$out" | grep -q "nosuch" || fail "missing topic message: $out"
 
 # ------------------------------------------------------------ min.insync.replicas
 send_one() { # topic -> prints the result line
-  fx verifiable-producer --bootstrap-server "$B" --topic "$1" --max-messages 1 --acks -1 2>/dev/null |
+  fx verifiable-producer --bootstrap-server "$B" --topic "$1" --max-messages 1 --acks -1 \
+    --producer-property retries=0 2>/dev/null |
     grep -E 'producer_send_(success|error)'
 }
 refused() { send_one "$1" | grep -q '"exception":"NOT_ENOUGH_REPLICAS"'; }
