@@ -90,8 +90,9 @@ broker_restart 1
 B=$(bootstrap_all)
 
 # ------------------------------------------------------------ a slow move, cancelled
-# ~2 MB to copy at 10 kB/s stays in progress for minutes.
-fx producer-perf --topic mv --num-records 2000 --record-size 1000 --throughput -1 \
+# ~3 MB to copy at 10 kB/s (after a first fetch that may pass at once)
+# stays in progress for minutes.
+fx producer-perf --topic mv --num-records 6000 --record-size 1000 --throughput -1 \
   --producer-props bootstrap.servers="$B" acks=all >/dev/null 2>&1 || fail "bulk produce"
 cat >"$T/slow.json" <<'EOF'
 {"version":1,"partitions":[{"topic":"mv","partition":0,"replicas":[3,2,1]}]}
