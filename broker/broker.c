@@ -314,11 +314,13 @@ static void shutdown_broker(struct broker *b)
 	controller_glue_stop(b);
 	admin_stop_config_watch(b);
 	server_stop(b->srv);
-	replica_glue_stop_all(b);
+	/* The control thread may be applying a LeaderAndIsr (which starts and
+	 * stops fetchers): drain it before the fetchers go. */
 	taskq_stop(b->admin_q);
 	b->admin_q = NULL;
 	taskq_stop(b->control_q);
 	b->control_q = NULL;
+	replica_glue_stop_all(b);
 	rm_destroy(b->rm);
 	b->rm = NULL;
 	storage_glue_close(b);

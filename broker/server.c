@@ -1158,14 +1158,28 @@ void server_destroy(struct server *srv)
 		struct worker *w = &srv->workers[i];
 		struct inbox_msg *m, *next;
 
-		for (m = w->inbox_head; m; m = next) {
-			next = m->next;
-			/* Undelivered messages: new sockets are closed;
-			 * other owners were stopped before the server. */
-			if (m->fn == worker_adopt)
-				close((int)(intptr_t)m->arg);
-			free(m);
+		/* Messages that arrived after the worker stopped (answers from
+		 * the admin and control threads, wake-ups) still own memory:
+		 * run them here, where nothing runs concurrently any more; new
+		 * sockets are just closed. */
+		pthread_mutex_lock(&w->inbox_lock);
+		while ((m = w->inbox_head) != NULL) {
+			w->inbox_head = NULL;
+			w->inbox_tail = NULL;
+			pthread_mutex_unlock(&w->inbox_lock);
+			for (; m; m = next) {
+				next = m->next;
+				if (m->fn == worker_adopt) {
+					close((int)(intptr_t)m->arg);
+				} else {
+					w->stopping = true;
+					m->fn(w, m->arg);
+				}
+				free(m);
+			}
+			pthread_mutex_lock(&w->inbox_lock);
 		}
+		pthread_mutex_unlock(&w->inbox_lock);
 		if (w->inbox_ev)
 			event_free(w->inbox_ev);
 		if (w->idle_ev)

@@ -72,8 +72,11 @@ struct taskq *taskq_start(const char *name)
 
 int taskq_post(struct taskq *q, void (*fn)(void *arg), void *arg)
 {
-	struct task *t = malloc(sizeof(*t));
+	struct task *t;
 
+	if (!q)
+		return ERR_CLOSED;
+	t = malloc(sizeof(*t));
 	if (!t)
 		return ERR_NOMEM;
 	t->next = NULL;

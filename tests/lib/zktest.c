@@ -142,11 +142,20 @@ static bool expire_once(zk_session_t *zs, int64_t deadline)
 			    zk_session_timeout_ms(zs), &cid, &w, 0);
 	if (!zh)
 		return false;
+	/* Woken by the watcher the moment the session moves here, so the
+	 * close follows at once and the original handle has little time to
+	 * move it back. */
 	pthread_mutex_lock(&w.mu);
 	while (w.state != ZOO_CONNECTED_STATE && clock_mono_ms() < deadline) {
-		pthread_mutex_unlock(&w.mu);
-		usleep(10 * 1000);
-		pthread_mutex_lock(&w.mu);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w.cv, &w.mu, &ts);
 	}
 	ok = w.state == ZOO_CONNECTED_STATE;
 	pthread_mutex_unlock(&w.mu);

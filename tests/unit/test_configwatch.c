@@ -177,7 +177,7 @@ START_TEST(test_survives_expiry)
 	w.n = 2;
 	ck_assert(zktest_wait(has_n, &w, 10000));
 
-	ck_assert(zktest_expire(zs, 10000));
+	ck_assert(zktest_expire(zs, 20000));
 	/* Written while the watcher's session is being replaced. */
 	alter_topic(admin, "x", "2");
 	w.n = 3;

@@ -1027,7 +1027,7 @@ START_TEST(test_session_expiry)
 	WAIT_UNTIL(state_leader("x", 0) == 2, 10000);
 	old_epoch = fakebroker_epoch(fb[1]);
 
-	ck_assert(zktest_expire(fakebroker_session(fb[1]), 10000));
+	ck_assert(zktest_expire(fakebroker_session(fb[1]), 20000));
 	/* It resigns at once, then wins again under the new session. */
 	WAIT_UNTIL(controller_epoch(c) == 2, 20000);
 	ck_assert(controller_is_active(c));

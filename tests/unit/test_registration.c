@@ -277,7 +277,7 @@ START_TEST(test_reregister_after_expiry)
 	ck_assert_int_eq(
 	    registration_register(reg, &e1, errstr, sizeof(errstr)), 0);
 	old_sid = zk_session_id(zs);
-	ck_assert(zktest_expire(zs, 10000));
+	ck_assert(zktest_expire(zs, 20000));
 	ck_assert_msg(zktest_wait(got_epoch, &rec, 20000),
 		      "no re-registration within 20 s");
 	ck_assert_int_gt(rec.epochs[0], e1);

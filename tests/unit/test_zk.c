@@ -287,7 +287,7 @@ START_TEST(test_expiry_opens_new_session)
 	ck_assert_int_ne(old_id, 0);
 	ck_assert_int_eq(
 	    zk_create(zs, "/eph", "x", 1, ZOO_EPHEMERAL, NULL, 0, NULL), ZOK);
-	ck_assert(zktest_expire(zs, 10000));
+	ck_assert(zktest_expire(zs, 20000));
 	ck_assert_msg(zktest_wait(saw_new_session, &log, 15000),
 		      "no new session within 15 s");
 	for (int i = 0; i < log.n; i++) {
