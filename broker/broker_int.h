@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "broker_conf.h"
 #include "common/topic_conf.h"
+#include "topic_metrics.h"
 
 struct md_cache;
 struct replica_mgr;
@@ -66,6 +67,11 @@ struct broker {
 	atomic_bool stopping;
 	int64_t start_ms;
 };
+
+/* Registers (or finds) the counters of topic. Not under a lock a metrics
+ * collector takes (partition locks). */
+void broker_topic_metrics(struct broker *b, const char *topic,
+			  struct topic_metrics *tm);
 
 /* Copies the current topic defaults into tc (caller frees). */
 int broker_topic_defaults(struct broker *b, struct topic_conf *tc);

@@ -52,6 +52,33 @@ void broker_observe_request(struct broker *b, int api, int64_t latency_us)
 	metrics_histogram_observe(ms->latency[api], (double)latency_us / 1e6);
 }
 
+void broker_topic_metrics(struct broker *b, const char *topic,
+			  struct topic_metrics *tm)
+{
+	struct metrics_state *ms = ms_of(b);
+	char labels[512];
+
+	memset(tm, 0, sizeof(*tm));
+	if (!ms)
+		return;
+	snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
+	tm->bytes_in = metrics_add_counter(ms->m, "fluxo_topic_bytes_in_total",
+					   "Bytes of record batches produced to a topic",
+					   labels);
+	tm->records_in = metrics_add_counter(
+		ms->m, "fluxo_topic_records_in_total",
+		"Records produced to a topic", labels);
+	tm->bytes_out = metrics_add_counter(
+		ms->m, "fluxo_topic_bytes_out_total",
+		"Bytes of record batches sent to consumers of a topic", labels);
+	tm->records_out = metrics_add_counter(
+		ms->m, "fluxo_topic_records_out_total",
+		"Records sent to consumers of a topic (whole batches)", labels);
+	tm->replication_bytes_out = metrics_add_counter(
+		ms->m, "fluxo_topic_replication_bytes_out_total",
+		"Bytes of a topic sent to followers", labels);
+}
+
 static void collect_partitions(void *arg, struct metrics_writer *w)
 {
 	struct broker *b = arg;
@@ -164,6 +191,16 @@ static void collect_broker(void *arg, struct metrics_writer *w)
 			      zk_session_connected(b->zk) ? 1 : 0, NULL);
 	if (b->ctl) {
 		bool active = controller_is_active(b->ctl);
+
+		metrics_write(w, METRICS_COUNTER, "fluxo_leader_elections_total",
+			      "Leader changes made by this broker as controller",
+			      (double)controller_leader_elections(b->ctl),
+			      NULL);
+		metrics_write(w, METRICS_COUNTER,
+			      "fluxo_unclean_leader_elections_total",
+			      "Leaders chosen outside the ISR by this broker as controller",
+			      (double)controller_unclean_elections(b->ctl),
+			      NULL);
 
 		metrics_write(w, METRICS_GAUGE, "fluxo_active_controller",
 			      "1 on the broker that is the active controller",

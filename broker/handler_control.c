@@ -96,6 +96,14 @@ static void control_run(void *arg)
 				   "UpdateMetadata");
 		if (!err && md_cache_update(b->md, req->update_metadata) < 0)
 			err = FLUXO__ERROR_CODE__STALE_CONTROLLER_EPOCH;
+		if (!err && req->update_metadata->full)
+			log_info("control",
+				 "full metadata from controller %d epoch %d: "
+				 "%zu partitions, %zu live brokers",
+				 req->update_metadata->controller_id,
+				 req->update_metadata->controller_epoch,
+				 req->update_metadata->n_partitions,
+				 req->update_metadata->n_live_brokers);
 		umr.error = err;
 		resp.body_case = FLUXO__RESPONSE__BODY_UPDATE_METADATA;
 		resp.update_metadata = &umr;

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "metrics.h"
 #include "purgatory.h"
 #include "replica_glue.h"
 #include "server.h"
@@ -232,6 +233,7 @@ static struct partition *partition_create(struct replica_mgr *rm,
 	if (!p->log)
 		goto err;
 	plog_set_listener(p->log, on_log_event, p);
+	broker_topic_metrics(rm->b, topic, &p->tm);
 	return p;
 err:
 	partition_unref(p);
@@ -682,6 +684,9 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 			  p->topic, p->id, err_str(rc));
 		return FLUXO__ERROR_CODE__KAFKA_STORAGE_ERROR;
 	}
+	metrics_counter_add(p->tm.bytes_in, len);
+	metrics_counter_add(p->tm.records_in,
+			    (uint64_t)(ar.last_offset - ar.first_offset + 1));
 	res->base_offset = ar.first_offset;
 	res->last_offset = ar.last_offset;
 	res->log_append_time = ar.append_time;
@@ -844,6 +849,17 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 		return;
 	}
 	memcpy(fr->slice.ref, &sl, sizeof(sl));
+	if (follower) {
+		metrics_counter_add(p->tm.replication_bytes_out, sl.len);
+	} else {
+		int64_t from = sl.first_offset > fetch_offset ? sl.first_offset
+							      : fetch_offset;
+
+		metrics_counter_add(p->tm.bytes_out, sl.len);
+		if (sl.end_offset > from)
+			metrics_counter_add(p->tm.records_out,
+					    (uint64_t)(sl.end_offset - from));
+	}
 	fr->slice.fd = sl.fd;
 	fr->slice.pos = sl.pos;
 	fr->slice.len = sl.len;

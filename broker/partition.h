@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/topic_conf.h"
+#include "topic_metrics.h"
 #include "fluxo.pb-c.h"
 
 #define PARTITION_MAX_WORKERS 64
@@ -67,8 +68,10 @@ struct partition {
 	bool alter_isr_inflight;
 	int32_t *proposed_isr;		/* while alter_isr_inflight */
 	int n_proposed_isr;
+	uint64_t isr_proposal_gen;	/* bumped by each proposal */
 	struct topic_conf conf;
 	bool deleted;
+	struct topic_metrics tm;	/* set at creation, then read-only */
 
 	/* Purgatory wake-up plumbing (see purgatory.c). */
 	atomic_uint_fast64_t waiter_mask;

@@ -945,6 +945,16 @@ int32_t controller_active_id(controller_t *ctl)
 	return id >= 0 ? id : -1;
 }
 
+int64_t controller_leader_elections(controller_t *ctl)
+{
+	return ctl ? atomic_load(&ctl->leader_elections) : 0;
+}
+
+int64_t controller_unclean_elections(controller_t *ctl)
+{
+	return ctl ? atomic_load(&ctl->unclean_elections) : 0;
+}
+
 int controller_submit(controller_t *ctl, const void *head, size_t head_len,
 		      controller_done_fn done, void *arg)
 {

@@ -81,6 +81,11 @@ int32_t controller_epoch(controller_t *ctl);
 /* The broker id of the controller as last seen in ZooKeeper, or -1. */
 int32_t controller_active_id(controller_t *ctl);
 
+/* Leader elections made by this broker while it was the controller
+ * (every leader change, new partitions included), and the unclean ones. */
+int64_t controller_leader_elections(controller_t *ctl);
+int64_t controller_unclean_elections(controller_t *ctl);
+
 /*
  * Called once per submitted request with the response: resp (and all it
  * points to) is valid only during the call; pack it there. Runs on the

@@ -177,6 +177,10 @@ struct controller {
 	atomic_bool active;
 	atomic_int epoch; /* -1 when not active */
 	atomic_int active_id;
+	/* Leader changes this controller made (new partitions included),
+	 * and those that took a replica outside the ISR. */
+	atomic_llong leader_elections;
+	atomic_llong unclean_elections;
 
 	/* Controller thread only from here on. */
 	int32_t epoch_zkversion;

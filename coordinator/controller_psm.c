@@ -110,6 +110,7 @@ int ctl_elect_one_offline(controller_t *ctl, struct ctl_topic *t, int p,
 			 "leader=%" PRId32
 			 " is not in the ISR; records may be lost",
 			 t->name, p, leader);
+		atomic_fetch_add(&ctl->unclean_elections, 1);
 		ns->leader = leader;
 		ns->isr[ns->n_isr++] = leader;
 		return 1;
@@ -213,6 +214,8 @@ static void apply(controller_t *ctl, struct ctl_topic *t, int p,
 	struct ctl_part *cp = &t->parts[p];
 	bool was_new = !cp->has_state;
 
+	if ((was_new || cp->leader != ns->leader) && ns->leader >= 0)
+		atomic_fetch_add(&ctl->leader_elections, 1);
 	if (zkdata_replicas_set(&cp->isr, ns->isr, ns->n_isr) < 0)
 		log_error(CTL_FAC,
 			  "out of memory updating topic=%s partition=%d",

@@ -442,8 +442,10 @@ int main(int argc, char **argv)
 	conf = NULL;
 	cnt = fluxo_producer_partition_count(p, o.topic,
 					     TOOL_CONNECT_TIMEOUT_MS);
-	if (cnt == FLUXO_ERR__UNKNOWN_TOPIC ||
-	    cnt == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+	/* cnt is a partition count or a local (negative) error; comparing it
+	 * with the wire code FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION (3) took
+	 * every topic of 3 partitions for a missing one. */
+	if (cnt == FLUXO_ERR__UNKNOWN_TOPIC) {
 		rc = tool_error(&spec,
 				"Topic '%s' does not exist (create it with "
 				"fluxo-topics --create --topic %s)",

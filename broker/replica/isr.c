@@ -45,6 +45,8 @@
 struct pending {
 	struct pending *next;
 	struct partition *p;
+	uint64_t gen;		/* the proposal this entry carries */
+	bool sent;
 };
 
 struct isr_mgr {
@@ -89,6 +91,8 @@ static void propose_locked(struct isr_mgr *m, struct partition *p, int32_t *isr,
 	p->proposed_isr = isr;
 	p->n_proposed_isr = n;
 	p->alter_isr_inflight = true;
+	q->gen = ++p->isr_proposal_gen;
+	q->sent = false;
 	partition_ref(p);
 	q->p = p;
 	pthread_mutex_lock(&m->lock);
@@ -238,9 +242,20 @@ static int connect_controller(struct isr_mgr *m)
 	return 0;
 }
 
-static void finish(struct partition *p, const Fluxo__AlterIsrPartitionResponse *r)
+/*
+ * Applies the controller's answer to the proposal q carried. A proposal
+ * superseded meanwhile (a LeaderAndIsr reset the partition's ISR state,
+ * or a newer proposal replaced it) is left alone.
+ */
+static void finish(struct pending *q, const Fluxo__AlterIsrPartitionResponse *r)
 {
+	struct partition *p = q->p;
+
 	pthread_mutex_lock(&p->lock);
+	if (!p->alter_isr_inflight || p->isr_proposal_gen != q->gen) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	if (r && r->error == FLUXO__ERROR_CODE__NONE &&
 	    r->leader_epoch == p->leader_epoch && p->role == ROLE_LEADER) {
 		int32_t *isr = NULL;
@@ -292,16 +307,29 @@ static void send_batch(struct isr_mgr *m, struct pending *batch)
 	parts = calloc((size_t)n, sizeof(*parts));
 	if (!topics || !parts)
 		goto done;
-	for (struct pending *q = batch; q; q = q->next, i++) {
+	for (struct pending *q = batch; q; q = q->next) {
 		struct partition *p = q->p;
-		Fluxo__AlterIsrTopic *t = calloc(1, sizeof(*t));
-		Fluxo__AlterIsrPartition *pp = calloc(1, sizeof(*pp));
+		Fluxo__AlterIsrTopic *t;
+		Fluxo__AlterIsrPartition *pp;
 
-		if (!t || !pp)
+		pthread_mutex_lock(&p->lock);
+		if (!p->alter_isr_inflight || p->isr_proposal_gen != q->gen ||
+		    p->n_proposed_isr == 0) {
+			/* Superseded while queued: nothing to send. */
+			pthread_mutex_unlock(&p->lock);
+			continue;
+		}
+		t = calloc(1, sizeof(*t));
+		pp = calloc(1, sizeof(*pp));
+		if (!t || !pp) {
+			pthread_mutex_unlock(&p->lock);
+			free(t);
+			free(pp);
 			goto done;
+		}
+		q->sent = true;
 		fluxo__alter_isr_topic__init(t);
 		fluxo__alter_isr_partition__init(pp);
-		pthread_mutex_lock(&p->lock);
 		t->name = p->topic;
 		pp->partition = p->id;
 		pp->leader_epoch = p->leader_epoch;
@@ -317,7 +345,11 @@ static void send_batch(struct isr_mgr *m, struct pending *batch)
 		t->partitions = &parts[i];
 		t->n_partitions = 1;
 		topics[i] = t;
+		i++;
 	}
+	if (i == 0)
+		goto done;
+	n = i;
 	ar.broker_id = broker_id(m->b);
 	ar.broker_epoch = atomic_load(&m->b->broker_epoch);
 	ar.topics = topics;
@@ -360,7 +392,8 @@ done:
 						r = tr->partitions[b];
 			}
 		}
-		finish(q->p, r);
+		if (q->sent || !r)
+			finish(q, r);
 	}
 	for (int k = 0; k < n; k++) {
 		if (parts && parts[k]) {
@@ -468,7 +501,7 @@ void isr_mgr_stop(struct isr_mgr *m)
 		struct pending *q = m->queue;
 
 		m->queue = q->next;
-		finish(q->p, NULL);
+		finish(q, NULL);
 		partition_unref(q->p);
 		free(q);
 	}
