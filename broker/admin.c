@@ -1018,6 +1018,8 @@ void admin_apply_broker_config(struct broker *b, const char *name)
 		zkdata_config_free(&zc);
 	}
 	log_set_level((enum log_level)dyn.logger_level);
+	replica_glue_set_throttle_rates(b, dyn.leader_replication_throttled_rate,
+					dyn.follower_replication_throttled_rate);
 	broker_conf_topic_defaults(&dyn, &tc);
 	pthread_mutex_lock(&b->defaults_lock);
 	topic_conf_free(&b->topic_defaults);

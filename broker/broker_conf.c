@@ -223,6 +223,16 @@ const struct conf_def broker_conf_table[] = {
 	{ "replica.high.watermark.checkpoint.interval.ms", CONF_LONG, "5000",
 	  1, I64MAX, 0, F(replica_high_watermark_checkpoint_interval_ms),
 	  "How often high watermarks are checkpointed", NULL },
+	{ "leader.replication.throttled.rate", CONF_LONG,
+	  "9223372036854775807", 0, I64MAX, DYN,
+	  F(leader_replication_throttled_rate),
+	  "Bytes/s this broker sends, as leader, to the out-of-sync followers of throttled replicas (leader.replication.throttled.replicas), all together",
+	  NULL },
+	{ "follower.replication.throttled.rate", CONF_LONG,
+	  "9223372036854775807", 0, I64MAX, DYN,
+	  F(follower_replication_throttled_rate),
+	  "Bytes/s this broker fetches, as follower, for throttled replicas behind their leader (follower.replication.throttled.replicas), all together",
+	  NULL },
 
 	/* controller */
 	{ "controller.socket.timeout.ms", CONF_INT, "30000", 100, I32MAX, 0,

@@ -92,6 +92,8 @@ struct broker_conf {
 	int32_t replica_socket_timeout_ms;
 	int32_t num_replica_fetchers;
 	int64_t replica_high_watermark_checkpoint_interval_ms;
+	int64_t leader_replication_throttled_rate;
+	int64_t follower_replication_throttled_rate;
 
 	/* controller */
 	int32_t controller_socket_timeout_ms;

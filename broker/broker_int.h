@@ -22,6 +22,7 @@ struct taskq;
 struct metrics;
 struct fetcher_mgr;
 struct isr_mgr;
+struct throttle;
 
 #define BROKER_MAX_ENDPOINTS 8
 
@@ -60,9 +61,13 @@ struct broker {
 	void *ctl;
 	void *cfgwatch;
 
-	/* Replication (replica/). */
+	/* Replication (replica/). The throttles live from
+	 * replica_glue_start() to replica_glue_stop_all(); their rates
+	 * change with the dynamic settings. */
 	struct fetcher_mgr *fetchers;
 	struct isr_mgr *isrm;
+	struct throttle *leader_throttle;
+	struct throttle *follower_throttle;
 
 	atomic_bool stopping;
 	int64_t start_ms;

@@ -12,7 +12,10 @@
  *
  * When fewer than min_bytes are available and max_wait_ms > 0 the fetch
  * waits in the purgatory; every change to a watched partition re-runs the
- * reads, and the deadline answers with whatever is there.
+ * reads, and the deadline answers with whatever is there. A follower whose
+ * data was held back by the leader's replication throttle waits no longer
+ * than the throttle asks, so the throttled rate is met without the
+ * follower polling.
  */
 #include "config.h"
 
@@ -56,6 +59,7 @@ struct fetch_ctx {
 	int32_t max_bytes;
 	struct fetch_topic *topics;
 	size_t n_topics;
+	int32_t throttle_ms;	/* shortest throttle wait of the last reads */
 };
 
 static void release_results(struct fetch_ctx *fc)
@@ -73,6 +77,7 @@ static size_t run_reads(struct fetch_ctx *fc, bool *any_error)
 	size_t budget = fc->max_bytes > 0 ? (size_t)fc->max_bytes : SIZE_MAX;
 
 	*any_error = false;
+	fc->throttle_ms = 0;
 	for (size_t t = 0; t < fc->n_topics; t++) {
 		struct fetch_topic *ft = &fc->topics[t];
 
@@ -100,6 +105,10 @@ static size_t run_reads(struct fetch_ctx *fc, bool *any_error)
 					limit, total == 0, &fp->fr);
 			if (fp->fr.err != FLUXO__ERROR_CODE__NONE)
 				*any_error = true;
+			if (fp->fr.throttle_ms > 0 &&
+			    (fc->throttle_ms == 0 ||
+			     fp->fr.throttle_ms < fc->throttle_ms))
+				fc->throttle_ms = fp->fr.throttle_ms;
 			total += fp->fr.slice.len;
 			if (total > budget)
 				budget = total;	/* KIP-74 overshoot */
@@ -284,7 +293,10 @@ void handle_fetch(struct request *r)
 			}
 		}
 	fc->d = request_defer(r);
-	purgatory_add(&fc->op, fr->max_wait_ms);
+	purgatory_add(&fc->op, fc->throttle_ms > 0 &&
+					       fc->throttle_ms < fr->max_wait_ms
+				       ? fc->throttle_ms
+				       : fr->max_wait_ms);
 }
 
 void handle_list_offsets(struct request *r)

@@ -7,7 +7,10 @@
  * lies about its layout appends nothing and gets INVALID_REQUEST.
  * Each partition's run is validated (bounds, magic, CRC, sizes) and
  * appended by partition_append; partitions fail or succeed
- * independently, as in Kafka.
+ * independently, as in Kafka. Batches an idempotent producer retries are
+ * answered with their original offsets (error NONE), with per-batch
+ * offsets when only part of a run was a retry; an acks=all retry still
+ * waits until those offsets are replicated.
  *
  * acks=0: no response; any error closes the connection so the producer
  * notices (Kafka's rule). acks=1: answer after the append. acks=all: park
@@ -34,6 +37,7 @@ struct part_outcome {
 	struct partition *p;	/* referenced while waiting */
 	int64_t required_end;
 	bool wait_hw, wait_flush;
+	int64_t *batch_bases;	/* owned; resp.batch_base_offsets */
 	char msg[256];
 };
 
@@ -89,9 +93,11 @@ static void build_response(struct delayed_produce *dp, Fluxo__Response *resp,
 
 static void free_outcomes(struct delayed_produce *dp)
 {
-	for (size_t i = 0; i < dp->n_parts; i++)
+	for (size_t i = 0; i < dp->n_parts; i++) {
 		if (dp->parts[i].p)
 			partition_unref(dp->parts[i].p);
+		free(dp->parts[i].batch_bases);
+	}
 	for (size_t i = 0; i < dp->n_topics; i++) {
 		free(dp->topics[i].parts);
 		if (dp->names_owned)
@@ -124,6 +130,7 @@ static bool produce_try_complete(struct delayed_op *op, bool expired)
 		if (st != FLUXO__ERROR_CODE__NONE) {
 			po->resp.error = st;
 			po->resp.base_offset = -1;
+			po->resp.n_batch_base_offsets = 0;
 			if (st == FLUXO__ERROR_CODE__REQUEST_TIMED_OUT)
 				snprintf(po->msg, sizeof(po->msg),
 					 "The records were written but not "
@@ -247,6 +254,11 @@ void handle_produce(struct request *r)
 						res.log_append_time;
 					po->resp.log_start_offset =
 						res.log_start_offset;
+					po->batch_bases = res.batch_bases;
+					po->resp.batch_base_offsets =
+						res.batch_bases;
+					po->resp.n_batch_base_offsets =
+						res.n_batch_bases;
 					if (res.wait_hw || res.wait_flush) {
 						po->p = p;
 						p = NULL;

@@ -17,6 +17,12 @@
  * X >= the leader's LEO, or at its previous fetch if X >= the LEO the
  * leader had then. The ISR shrink/expand rules and the AlterIsr proposals
  * to the controller live in isr.c.
+ *
+ * Replication throttling, leader side (KIP-73): a follower outside the
+ * ISR of a replica named by leader.replication.throttled.replicas gets
+ * data only while the broker's leader throttle allows; what it gets is
+ * charged to that throttle. Its fetch offset is recorded all the same, so
+ * a throttled follower still counts for the ISR rules.
  */
 #include "config.h"
 #include "partition.h"
@@ -34,6 +40,7 @@
 #include "common/log.h"
 #include "metrics.h"
 #include "purgatory.h"
+#include "replica/throttle.h"
 #include "replica_glue.h"
 #include "server.h"
 
@@ -206,6 +213,22 @@ static void rm_remove(struct replica_mgr *rm, struct partition *p)
 	}
 }
 
+/* Derives the throttle flags from p->conf. Caller holds p->lock (or owns
+ * p alone). */
+static void update_throttle_flags_locked(struct partition *p)
+{
+	int32_t self = broker_id(p->b);
+
+	atomic_store(&p->throttle_leader,
+		     throttle_list_has(
+			     p->conf.leader_replication_throttled_replicas,
+			     p->id, self));
+	atomic_store(&p->throttle_follower,
+		     throttle_list_has(
+			     p->conf.follower_replication_throttled_replicas,
+			     p->id, self));
+}
+
 /* Creates the partition object and opens (or creates) its log.
  * Control thread. */
 static struct partition *partition_create(struct replica_mgr *rm,
@@ -228,6 +251,7 @@ static struct partition *partition_create(struct replica_mgr *rm,
 			 "cannot read the configuration of topic %s", topic);
 		goto err;
 	}
+	update_throttle_flags_locked(p);
 	p->log = broker_log_open(rm->b, topic, id, &p->conf, errstr,
 				 errstr_size);
 	if (!p->log)
@@ -571,6 +595,7 @@ void rm_update_topic_config(struct replica_mgr *rm, const char *topic,
 				pthread_mutex_lock(&p->lock);
 				topic_conf_free(&p->conf);
 				p->conf = copy;
+				update_throttle_flags_locked(p);
 				pthread_mutex_unlock(&p->lock);
 				plog_set_conf(p->log, tc);
 				partition_notify(p);
@@ -596,6 +621,66 @@ static const char *batch_error_sentence(int rc)
 	}
 }
 
+/*
+ * Checks the producer fields of every batch: a producer id needs an epoch
+ * and a base sequence (Kafka's INVALID_RECORD). Returns the number of
+ * batches with a producer id, or -1 with *bad the position of a bad one.
+ */
+static int idempotent_batches(const uint8_t *data, size_t len, size_t *bad)
+{
+	int n = 0;
+
+	for (size_t pos = 0; pos < len;) {
+		const uint8_t *b = data + pos;
+
+		if ((int64_t)be64_get(b + BATCH_OFF_PRODUCER_ID) >= 0) {
+			if ((int16_t)be16_get(b + BATCH_OFF_PRODUCER_EPOCH) <
+				0 ||
+			    (int32_t)be32_get(b + BATCH_OFF_BASE_SEQUENCE) <
+				0) {
+				*bad = pos;
+				return -1;
+			}
+			n++;
+		}
+		pos += BATCH_LOG_OVERHEAD +
+		       (size_t)be32_get(b + BATCH_OFF_LENGTH);
+	}
+	return n;
+}
+
+/* The sentence for a refused idempotent batch (the error path only). */
+static void sequence_error(struct partition *p, const uint8_t *data, int rc,
+			   char *msg, size_t msg_size)
+{
+	int64_t pid = (int64_t)be64_get(data + BATCH_OFF_PRODUCER_ID);
+	int16_t epoch = (int16_t)be16_get(data + BATCH_OFF_PRODUCER_EPOCH);
+	int32_t seq = (int32_t)be32_get(data + BATCH_OFF_BASE_SEQUENCE);
+	struct pstate_batch last[PSTATE_BATCHES];
+	int16_t known = -1;
+	int n;
+
+	n = plog_producer_lookup(p->log, pid, &known, last, PSTATE_BATCHES);
+	if (rc == ERR_FENCED)
+		snprintf(msg, msg_size,
+			 "Producer %lld wrote to %s-%d with epoch %d, older "
+			 "than its current epoch %d",
+			 (long long)pid, p->topic, p->id, epoch, known);
+	else if (n > 0)
+		snprintf(msg, msg_size,
+			 "Out of order sequence number for producer %lld "
+			 "(epoch %d) on %s-%d: the run starts at %d, the last "
+			 "appended sequence is %d (epoch %d)",
+			 (long long)pid, epoch, p->topic, p->id, seq,
+			 last[n - 1].last_seq, known);
+	else
+		snprintf(msg, msg_size,
+			 "Out of order sequence number for producer %lld "
+			 "(epoch %d) on %s-%d: a new epoch must start at "
+			 "sequence 0, not %d",
+			 (long long)pid, epoch, p->topic, p->id, seq);
+}
+
 Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 				  size_t len, int acks,
 				  struct append_result *res, char *msg,
@@ -604,8 +689,8 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 	struct batch_run_info info;
 	struct plog_append_result ar;
 	int32_t leader_epoch, min_isr, max_bytes;
-	int64_t ts_diff, now;
-	int n_isr, ts_type, rc;
+	int64_t ts_diff, now, bases_buf[16], *bases = NULL;
+	int n_isr, ts_type, n_idem, rc;
 	size_t bad_at = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -666,23 +751,60 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 			return FLUXO__ERROR_CODE__INVALID_TIMESTAMP;
 		}
 	}
+	n_idem = idempotent_batches(data, len, &bad_at);
+	if (n_idem < 0) {
+		snprintf(msg, msg_size,
+			 "The batch at byte %zu for %s-%d has a producer id "
+			 "but no producer epoch or base sequence",
+			 bad_at, p->topic, p->id);
+		return FLUXO__ERROR_CODE__INVALID_RECORD;
+	}
+	/* Per-batch offsets matter only when a run of several batches may
+	 * hold duplicates. */
+	if (n_idem > 0 && info.batch_cnt > 1) {
+		bases = bases_buf;
+		if ((size_t)info.batch_cnt > sizeof(bases_buf) / sizeof(*bases))
+			bases = malloc((size_t)info.batch_cnt * sizeof(*bases));
+		if (!bases) {
+			snprintf(msg, msg_size, "out of memory");
+			return FLUXO__ERROR_CODE__UNKNOWN_SERVER_ERROR;
+		}
+	}
 	rc = plog_append_leader(p->log, data, len, &info, leader_epoch, NULL,
-				NULL, &ar);
+				NULL, bases, &ar);
 	if (rc < 0) {
+		Fluxo__ErrorCode err = FLUXO__ERROR_CODE__KAFKA_STORAGE_ERROR;
+
 		if (rc == ERR_STATE) {
 			snprintf(msg, msg_size,
 				 "%s-%d is no longer served by this broker",
 				 p->topic, p->id);
-			return FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER;
+			err = FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER;
+		} else if (rc == ERR_SEQUENCE || rc == ERR_FENCED) {
+			sequence_error(p, data, rc, msg, msg_size);
+			err = FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+			if (rc == ERR_FENCED)
+				err = FLUXO__ERROR_CODE__INVALID_PRODUCER_EPOCH;
+		} else if (rc == ERR_INVAL) {
+			snprintf(msg, msg_size,
+				 "A batch for %s-%d has invalid producer "
+				 "fields; nothing was appended",
+				 p->topic, p->id);
+			err = FLUXO__ERROR_CODE__INVALID_RECORD;
+		} else {
+			snprintf(msg, msg_size,
+				 "Writing %s-%d failed: %s; nothing was "
+				 "appended",
+				 p->topic, p->id,
+				 rc == ERR_NOSPACE ? "the log directory is full"
+						   : err_str(rc));
+			log_error("produce",
+				  "topic=%s partition=%d: append failed: %s",
+				  p->topic, p->id, err_str(rc));
 		}
-		snprintf(msg, msg_size,
-			 "Writing %s-%d failed: %s; nothing was appended",
-			 p->topic, p->id,
-			 rc == ERR_NOSPACE ? "the log directory is full"
-					   : err_str(rc));
-		log_error("produce", "topic=%s partition=%d: append failed: %s",
-			  p->topic, p->id, err_str(rc));
-		return FLUXO__ERROR_CODE__KAFKA_STORAGE_ERROR;
+		if (bases != bases_buf)
+			free(bases);
+		return err;
 	}
 	metrics_counter_add(p->tm.bytes_in, len);
 	metrics_counter_add(p->tm.records_in,
@@ -691,6 +813,21 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 	res->last_offset = ar.last_offset;
 	res->log_append_time = ar.append_time;
 	res->log_start_offset = ar.log_start;
+	res->dup_batches = ar.dup_batches;
+	if (ar.dup_batches > 0 && bases) {
+		if (bases == bases_buf) {
+			bases = malloc((size_t)info.batch_cnt * sizeof(*bases));
+			if (bases)
+				memcpy(bases, bases_buf,
+				       (size_t)info.batch_cnt * sizeof(*bases));
+		}
+		/* Out of memory: the client computes offsets from
+		 * base_offset; only the reported offsets can be wrong. */
+		res->batch_bases = bases;
+		res->n_batch_bases = bases ? (size_t)info.batch_cnt : 0;
+	} else if (bases != bases_buf) {
+		free(bases);
+	}
 
 	pthread_mutex_lock(&p->lock);
 	maybe_advance_hw_locked(p);
@@ -781,6 +918,7 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 		     bool min_one, struct fetch_result *fr)
 {
 	struct plog_slice sl;
+	struct throttle *th = NULL;
 	int64_t max_offset;
 	bool follower = replica_id >= 0;
 	bool hw_moved = false;
@@ -790,6 +928,7 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	fr->slice.len = 0;
 	fr->slice.ref = NULL;
 	fr->diverging_epoch = -1;
+	fr->throttle_ms = 0;
 	pthread_mutex_lock(&p->lock);
 	fr->err = check_epoch(current_leader_epoch, p->leader_epoch);
 	if (fr->err == FLUXO__ERROR_CODE__NONE && p->role != ROLE_LEADER)
@@ -817,6 +956,11 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 			hw_moved = maybe_advance_hw_locked(p);
 			replica_glue_maybe_expand_isr_locked(p, replica_id);
 		}
+		/* Out of sync and named: slowed to the leader's rate. */
+		if (atomic_load(&p->throttle_leader) &&
+		    throttle_limited(p->b->leader_throttle) &&
+		    !contains(p->isr, p->n_isr, replica_id))
+			th = p->b->leader_throttle;
 	}
 	pthread_mutex_unlock(&p->lock);
 	fr->high_watermark = plog_hw(p->log);
@@ -825,6 +969,14 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	if (fr->err != FLUXO__ERROR_CODE__NONE || fr->diverging_epoch >= 0)
 		return;
 	(void)hw_moved;
+	if (th) {
+		int64_t wait = throttle_delay_ms(th, clock_mono_us());
+
+		if (wait > 0) {
+			fr->throttle_ms = (int32_t)wait;
+			return;
+		}
+	}
 	max_offset = follower ? -1 : fr->high_watermark;
 	rc = plog_read(p->log, fetch_offset, max_bytes, max_offset, min_one,
 		       &sl);
@@ -863,6 +1015,8 @@ void partition_fetch(struct partition *p, int32_t replica_id,
 	fr->slice.fd = sl.fd;
 	fr->slice.pos = sl.pos;
 	fr->slice.len = sl.len;
+	if (th)
+		throttle_record(th, (int64_t)sl.len, clock_mono_us());
 }
 
 Fluxo__ErrorCode partition_list_offset(struct partition *p, int64_t spec,

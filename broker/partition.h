@@ -72,6 +72,10 @@ struct partition {
 	struct topic_conf conf;
 	bool deleted;
 	struct topic_metrics tm;	/* set at creation, then read-only */
+	/* This replica is named by the topic's leader|follower
+	 * .replication.throttled.replicas (kept in step with conf). */
+	atomic_bool throttle_leader;
+	atomic_bool throttle_follower;
 
 	/* Purgatory wake-up plumbing (see purgatory.c). */
 	atomic_uint_fast64_t waiter_mask;
@@ -133,12 +137,20 @@ struct append_result {
 	int64_t log_start_offset;
 	bool wait_hw;		/* acks=all: HW must pass last_offset */
 	bool wait_flush;	/* flush.on.ack: fsync must pass it */
+	int dup_batches;	/* idempotent retries found in the log */
+	/* When a run of several batches held duplicates: each batch's base
+	 * offset (malloc'd, n_batch_bases entries; the caller frees it).
+	 * NULL otherwise: the batches sit at consecutive offsets. */
+	int64_t *batch_bases;
+	size_t n_batch_bases;
 };
 
 /*
  * Appends a run of record batches as leader (worker thread). data is the
  * request payload (rewritten in place). Checks role, batch validity,
- * sizes, timestamps and, for acks=all, the ISR size. Returns NONE with
+ * sizes, timestamps, for acks=all the ISR size, and for batches of
+ * idempotent producers their sequence and epoch (duplicates are answered
+ * with their original offsets and not appended again). Returns NONE with
  * *res filled, or a wire error with a sentence in msg; nothing is
  * appended on error.
  */
@@ -172,6 +184,7 @@ struct fetch_result {
 	int64_t log_end_offset;
 	int32_t diverging_epoch;	/* -1: none */
 	int64_t diverging_end_offset;
+	int32_t throttle_ms;		/* > 0: data held back this long */
 	struct fetch_slice slice;
 };
 
@@ -179,7 +192,9 @@ struct fetch_result {
  * Reads for a Fetch (worker thread). replica_id < 0: a consumer, bounded
  * by the HW; otherwise a follower, bounded by the LEO, whose fetch offset
  * also records its progress. max_bytes bounds the slice unless min_one
- * allows one whole larger batch.
+ * allows one whole larger batch. A follower outside the ISR of a replica
+ * throttled on the leader side gets no data while the leader's throttle
+ * is in debt: fr->throttle_ms then says when to read again.
  */
 void partition_fetch(struct partition *p, int32_t replica_id,
 		     int32_t current_leader_epoch, int64_t fetch_offset,

@@ -39,6 +39,14 @@ void replica_glue_set_leaders(struct broker *b,
 			      Fluxo__BrokerEndpoint *const *eps, size_t n);
 
 /*
+ * Applies leader.replication.throttled.rate and
+ * follower.replication.throttled.rate (bytes/s; THROTTLE_UNLIMITED for
+ * none) to the running throttles. Any thread, after replica_glue_start.
+ */
+void replica_glue_set_throttle_rates(struct broker *b, int64_t leader_rate,
+				     int64_t follower_rate);
+
+/*
  * Leader side, after a follower fetch (caller holds p->lock): proposes
  * adding the follower to the ISR when it has caught up.
  */

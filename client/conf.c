@@ -38,6 +38,7 @@
 #include "common/compress.h"
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/net.h"
 
 #define OFF(f) offsetof(struct client_conf, f)
@@ -110,9 +111,13 @@ static const struct conf_def client_conf_table[] = {
      NULL},
     {"max.block.ms", CONF_LONG, "60000", 0, INT32_MAX, 0, OFF(max_block_ms),
      "How long fluxo_produce() may block for metadata or buffer space", NULL},
-    {"enable.idempotence", CONF_BOOL, "false", 0, 1, 0, OFF(enable_idempotence),
+    /* On by default as in Kafka 3.x: a retry never duplicates a record.
+     * An explicit acks other than all, retries=0 or max.in.flight > 5
+     * turns it off unless it was asked for explicitly (then they are
+     * refused). */
+    {"enable.idempotence", CONF_BOOL, "true", 0, 1, 0, OFF(enable_idempotence),
      "Producer id and sequence numbers: no duplicates, order kept "
-     "across retries",
+     "across retries (needs acks=all, retries > 0, max.in.flight <= 5)",
      NULL},
     {"partitioner.ignore.keys", CONF_BOOL, "false", 0, 1, 0,
      OFF(partitioner_ignore_keys),
@@ -266,6 +271,8 @@ int fluxo_conf_set(fluxo_conf_t *conf, const char *name, const char *value,
 		conf->max_in_flight_set = true;
 	else if (strcmp(name, "delivery.timeout.ms") == 0)
 		conf->delivery_timeout_set = true;
+	else if (strcmp(name, "enable.idempotence") == 0)
+		conf->idempotence_set = true;
 	return 0;
 }
 
@@ -395,26 +402,35 @@ int client_conf_finalize(struct fluxo_conf *conf, bool for_producer,
 	if (!for_producer)
 		return 0;
 	if (c->enable_idempotence) {
-		if (!conf->acks_set)
-			c->acks = CONF_ACKS_ALL;
-		if (client_conf_acks(c) != -1) {
-			snprintf(errstr, errstr_size,
-				 "enable.idempotence=true needs acks=all; "
-				 "remove acks or set it to all");
-			return FLUXO_ERR__INVALID_ARG;
-		}
-		if (c->retries == 0) {
-			snprintf(errstr, errstr_size,
-				 "enable.idempotence=true needs retries > 0");
-			return FLUXO_ERR__INVALID_ARG;
-		}
-		if (c->max_in_flight > 5) {
-			snprintf(errstr, errstr_size,
-				 "enable.idempotence=true needs "
-				 "max.in.flight.requests.per.connection <= 5 "
-				 "(it is %d)",
+		char why[128] = "";
+
+		/* Kafka 3.x: a conflicting setting disables the default
+		 * idempotence, and is an error only when idempotence was
+		 * asked for. acks=all is derived only while it stays on. */
+		if (conf->acks_set && client_conf_acks(c) != -1)
+			snprintf(why, sizeof(why),
+				 "needs acks=all; remove acks or set it to "
+				 "all");
+		else if (c->retries == 0)
+			snprintf(why, sizeof(why), "needs retries > 0");
+		else if (c->max_in_flight > 5)
+			snprintf(why, sizeof(why),
+				 "needs max.in.flight.requests.per.connection "
+				 "<= 5 (it is %d)",
 				 c->max_in_flight);
+		if (why[0] && conf->idempotence_set) {
+			snprintf(errstr, errstr_size,
+				 "enable.idempotence=true %s", why);
 			return FLUXO_ERR__INVALID_ARG;
+		}
+		if (why[0]) {
+			log_debug("producer",
+				  "idempotence is off: it %s and "
+				  "enable.idempotence was not set",
+				  why);
+			c->enable_idempotence = false;
+		} else if (!conf->acks_set) {
+			c->acks = CONF_ACKS_ALL;
 		}
 	}
 	/* As Kafka: an explicit delivery.timeout.ms shorter than one

@@ -82,6 +82,7 @@ struct fluxo_conf {
 	bool retries_set;
 	bool max_in_flight_set;
 	bool delivery_timeout_set;
+	bool idempotence_set;
 	fluxo_delivery_cb_t *dr_cb;
 	void *dr_opaque;
 };
@@ -96,9 +97,11 @@ int client_conf_acks(const struct client_conf *c);
 
 /*
  * Checks the rules that span several properties (idempotence needs
- * acks=all, retries > 0 and max.in.flight <= 5; delivery.timeout.ms >=
- * linger.ms + request.timeout.ms; bootstrap.servers parses) and applies
- * derived defaults (acks=all when idempotence is on and acks was not set).
+ * acks=all, retries > 0 and max.in.flight <= 5: when enable.idempotence
+ * was not set explicitly, a conflicting setting turns it off instead, as
+ * in Kafka 3.x; delivery.timeout.ms >= linger.ms + request.timeout.ms;
+ * bootstrap.servers parses) and applies derived defaults (acks=all when
+ * idempotence stays on and acks was not set).
  * for_producer selects the producer-only rules. Returns 0 or
  * FLUXO_ERR__INVALID_ARG with a sentence in errstr.
  */

@@ -534,12 +534,21 @@ static void produce_cb(struct client *cl, struct req *req, int err,
 			continue;
 		}
 		/* Several batches of one partition in one request: the
-		 * broker reports the first one's base offset. */
+		 * broker reports the first one's base offset, or each
+		 * batch's when some were idempotent retries already in the
+		 * log (their offsets are then not consecutive). */
 		base = pp->base_offset;
-		if (!pp->error && base >= 0)
+		if (!pp->error && base >= 0) {
+			size_t k = 0;
+
 			for (int j = i - 1; j >= 0 && pr->b[j]->tp == b->tp;
-			     j--)
+			     j--) {
 				base += pr->b[j]->rec_cnt;
+				k++;
+			}
+			if (k < pp->n_batch_base_offsets)
+				base = pp->batch_base_offsets[k];
+		}
 		settle(p, b, pp->error,
 		       pp->error_message[0] ? pp->error_message : NULL, base,
 		       pp->log_append_time_ms, now, &done, &refresh);

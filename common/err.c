@@ -26,6 +26,7 @@ static const char *const err_names[ERR__COUNT] = {
 	[18] = "connection failed",
 	[19] = "truncated input",
 	[20] = "locked by another process",
+	[21] = "out-of-order sequence number",
 };
 
 const char *err_str(int code)

@@ -32,7 +32,8 @@ enum err {
 	ERR_CONNECT = -18,	/* could not connect */
 	ERR_TRUNCATED = -19,	/* input ends before the structure does */
 	ERR_LOCKED = -20,	/* resource held by another process */
-	ERR__COUNT = 21
+	ERR_SEQUENCE = -21,	/* out-of-order sequence number */
+	ERR__COUNT = 22
 };
 
 /* Returns a static, human-readable sentence fragment for code. */

@@ -25,8 +25,10 @@
  * the watches, start a channel per live broker, send every live broker a
  * full UpdateMetadata, then LeaderAndIsr for every partition to its live
  * replicas together with elections for partitions without a live leader,
- * then resume topic deletions and pending preferred elections and
- * schedule the auto-rebalance task.
+ * then resume partition reassignments (a LeaderAndIsr with a new leader
+ * epoch for each, since a leader may not have learnt its new replicas),
+ * topic deletions and pending preferred elections and schedule the
+ * auto-rebalance task.
  *
  * Session expiry: resign at once (the ephemeral /controller is gone);
  * after the new session is established (registration runs first), run for
@@ -76,7 +78,8 @@ static bool coalesced(enum ctl_ev_type type)
 {
 	return type == EV_ELECT || type == EV_CONTROLLER_CHANGE ||
 	       type == EV_BROKER_CHANGE || type == EV_TOPIC_CHANGE ||
-	       type == EV_DELETE_TOPICS || type == EV_PREFERRED;
+	       type == EV_DELETE_TOPICS || type == EV_PREFERRED ||
+	       type == EV_REASSIGN;
 }
 
 static void ev_free(struct ctl_event *ev)
@@ -179,6 +182,15 @@ static void watch_preferred(void *arg, int type, const char *path)
 	ctl_post_simple(arg, EV_PREFERRED);
 }
 
+static void watch_reassign(void *arg, int type, const char *path)
+{
+	(void)type;
+	(void)path;
+	/* Creation, deletion or a rewrite: the handler tells them apart by
+	 * the node's czxid and re-arms the exists watch. */
+	ctl_post_simple(arg, EV_REASSIGN);
+}
+
 static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 {
 	controller_t *ctl = arg;
@@ -199,6 +211,7 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 			ctl_post_simple(ctl, EV_TOPIC_CHANGE);
 			ctl_post_simple(ctl, EV_DELETE_TOPICS);
 			ctl_post_simple(ctl, EV_PREFERRED);
+			ctl_post_simple(ctl, EV_REASSIGN);
 		}
 		break;
 	case ZK_EVENT_DISCONNECTED:
@@ -221,6 +234,9 @@ void ctl_resign(controller_t *ctl, const char *why)
 	ctl_context_clear(ctl);
 	ctl->next_rebalance_ms = 0;
 	ctl->next_delete_retry_ms = 0;
+	ctl->next_reassign_ms = 0;
+	ctl->reassign_czxid = 0;
+	ctl->reassign_dirty = false;
 	/* Learn who holds the office now. */
 	ctl_post_simple(ctl, EV_CONTROLLER_CHANGE);
 }
@@ -298,6 +314,9 @@ static void become_controller(controller_t *ctl, int32_t epoch,
 		return;
 	ret = ctl_shrink_dead_isrs(ctl);
 	if (ret < 0 || !atomic_load(&ctl->active))
+		return;
+	ctl_reassign_failover(ctl);
+	if (!atomic_load(&ctl->active))
 		return;
 	ctl_on_delete_topics(ctl);
 	if (!atomic_load(&ctl->active))
@@ -524,6 +543,32 @@ static void set_not_controller(Fluxo__Response *resp, struct arena *a, int api)
 		resp->elect_leaders = r;
 		return;
 	}
+	case FLUXO__API_KEY__ALTER_PARTITION_REASSIGNMENTS: {
+		Fluxo__AlterPartitionReassignmentsResponse *r =
+		    arena_alloc(a, sizeof(*r));
+
+		if (!r)
+			break;
+		fluxo__alter_partition_reassignments_response__init(r);
+		r->error = E(NOT_CONTROLLER);
+		resp->body_case =
+		    FLUXO__RESPONSE__BODY_ALTER_PARTITION_REASSIGNMENTS;
+		resp->alter_partition_reassignments = r;
+		return;
+	}
+	case FLUXO__API_KEY__LIST_PARTITION_REASSIGNMENTS: {
+		Fluxo__ListPartitionReassignmentsResponse *r =
+		    arena_alloc(a, sizeof(*r));
+
+		if (!r)
+			break;
+		fluxo__list_partition_reassignments_response__init(r);
+		r->error = E(NOT_CONTROLLER);
+		resp->body_case =
+		    FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS;
+		resp->list_partition_reassignments = r;
+		return;
+	}
 	default:
 		break;
 	}
@@ -562,6 +607,16 @@ static void answer(controller_t *ctl, const uint8_t *head, size_t len,
 	} else if (req->api == FLUXO__API_KEY__ELECT_LEADERS &&
 		   req->body_case == FLUXO__REQUEST__BODY_ELECT_LEADERS) {
 		ctl_handle_elect_leaders(ctl, req->elect_leaders, &resp, &a);
+	} else if (req->api == FLUXO__API_KEY__ALTER_PARTITION_REASSIGNMENTS &&
+		   req->body_case ==
+		       FLUXO__REQUEST__BODY_ALTER_PARTITION_REASSIGNMENTS) {
+		ctl_handle_alter_reassignments(
+		    ctl, req->alter_partition_reassignments, &resp, &a);
+	} else if (req->api == FLUXO__API_KEY__LIST_PARTITION_REASSIGNMENTS &&
+		   req->body_case ==
+		       FLUXO__REQUEST__BODY_LIST_PARTITION_REASSIGNMENTS) {
+		ctl_handle_list_reassignments(
+		    ctl, req->list_partition_reassignments, &resp, &a);
 	} else {
 		resp.error = E(INVALID_REQUEST);
 		resp.error_message = "Not a controller request, or its body "
@@ -690,6 +745,10 @@ static void handle(controller_t *ctl, struct ctl_event *ev)
 		if (active)
 			ret = ctl_on_preferred_znode(ctl);
 		break;
+	case EV_REASSIGN:
+		if (active)
+			ret = ctl_on_reassign_znode(ctl);
+		break;
 	case EV_REQUEST:
 		answer(ctl, ev->head, ev->head_len, active, ev->done,
 		       ev->done_arg);
@@ -714,13 +773,14 @@ static void handle(controller_t *ctl, struct ctl_event *ev)
 static int64_t next_timer(controller_t *ctl)
 {
 	int64_t t = 0;
-	int64_t c[3] = {ctl->next_elect_ms, 0, 0};
+	int64_t c[4] = {ctl->next_elect_ms, 0, 0, 0};
 
 	if (atomic_load(&ctl->active)) {
 		c[1] = ctl->next_rebalance_ms;
 		c[2] = ctl->next_delete_retry_ms;
+		c[3] = ctl->next_reassign_ms;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (c[i] && (!t || c[i] < t))
 			t = c[i];
 	return t;
@@ -739,6 +799,12 @@ static void run_timers(controller_t *ctl)
 	if (ctl->next_delete_retry_ms && now >= ctl->next_delete_retry_ms) {
 		ctl->next_delete_retry_ms = 0;
 		ctl_resume_deletion(ctl);
+	}
+	if (atomic_load(&ctl->active) && ctl->next_reassign_ms &&
+	    now >= ctl->next_reassign_ms) {
+		ctl->next_reassign_ms = 0;
+		ctl->reassign_dirty = true;
+		ctl_reassign_progress(ctl);
 	}
 	if (atomic_load(&ctl->active) && ctl->next_rebalance_ms &&
 	    now >= ctl->next_rebalance_ms) {
@@ -853,9 +919,10 @@ controller_t *controller_start(zk_session_t *zs,
 	ctl->w_topic_data = zk_watcher_new(zs, watch_topic_data, ctl);
 	ctl->w_delete = zk_watcher_new(zs, watch_delete, ctl);
 	ctl->w_preferred = zk_watcher_new(zs, watch_preferred, ctl);
+	ctl->w_reassign = zk_watcher_new(zs, watch_reassign, ctl);
 	if (!ctl->listener || !ctl->w_controller || !ctl->w_brokers ||
 	    !ctl->w_broker_data || !ctl->w_topics || !ctl->w_topic_data ||
-	    !ctl->w_delete || !ctl->w_preferred) {
+	    !ctl->w_delete || !ctl->w_preferred || !ctl->w_reassign) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
@@ -881,6 +948,7 @@ err:
 	zk_watcher_disable(ctl->w_topic_data);
 	zk_watcher_disable(ctl->w_delete);
 	zk_watcher_disable(ctl->w_preferred);
+	zk_watcher_disable(ctl->w_reassign);
 	free(ctl->listener);
 	pthread_mutex_destroy(&ctl->mu);
 	pthread_cond_destroy(&ctl->cv);
@@ -904,6 +972,7 @@ void controller_stop(controller_t *ctl)
 	zk_watcher_disable(ctl->w_topic_data);
 	zk_watcher_disable(ctl->w_delete);
 	zk_watcher_disable(ctl->w_preferred);
+	zk_watcher_disable(ctl->w_reassign);
 	ctl_context_clear(ctl);
 	ctl_graveyard_flush(ctl);
 	/* Channels may post answers until they are joined. */

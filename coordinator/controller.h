@@ -7,7 +7,9 @@
  * partition leadership and ISR: it elects leaders when brokers come and
  * go, initialises new topics and partitions, moves leadership away from a
  * broker that shuts down, accepts ISR changes from leaders (AlterIsr),
- * runs preferred-replica elections and deletes topics. It pushes the
+ * runs preferred-replica elections, reassigns partitions (moving
+ * replicas between brokers, resumable by its successor) and deletes
+ * topics. It pushes the
  * result to brokers with LeaderAndIsr, UpdateMetadata and StopReplica,
  * one request of each kind per broker per event.
  *
@@ -97,8 +99,12 @@ typedef void (*controller_done_fn)(void *arg, const Fluxo__Response *resp);
 /*
  * Hands a controller request received from the network to the controller:
  * head/head_len is the packed Fluxo__Request (copied). Accepted APIs:
- * CONTROLLED_SHUTDOWN, ALTER_ISR, ELECT_LEADERS. If this broker is not
- * the controller, done gets NOT_CONTROLLER before this returns.
+ * CONTROLLED_SHUTDOWN, ALTER_ISR, ELECT_LEADERS,
+ * ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS. An
+ * AlterPartitionReassignments is answered once each partition's new
+ * assignment is recorded (or refused), not when the data has moved;
+ * ListPartitionReassignments shows what is still moving. If this broker
+ * is not the controller, done gets NOT_CONTROLLER before this returns.
  * Returns 0, or ERR_NOMEM (done is then not called).
  */
 int controller_submit(controller_t *ctl, const void *head, size_t head_len,

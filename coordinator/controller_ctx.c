@@ -142,7 +142,9 @@ static int copy_part(struct ctl_part *dst, const struct zk_topic_assign *a,
 	    zkdata_replicas_set(&dst->adding, a->adding[p].ids,
 				a->adding[p].n) < 0 ||
 	    zkdata_replicas_set(&dst->removing, a->removing[p].ids,
-				a->removing[p].n) < 0)
+				a->removing[p].n) < 0 ||
+	    zkdata_replicas_set(&dst->original, a->original[p].ids,
+				a->original[p].n) < 0)
 		return ERR_NOMEM;
 	return 0;
 }
@@ -152,8 +154,10 @@ static void free_part(struct ctl_part *p)
 	free(p->replicas.ids);
 	free(p->adding.ids);
 	free(p->removing.ids);
+	free(p->original.ids);
 	free(p->isr.ids);
 	free(p->del);
+	free(p->dropped.ids);
 }
 
 void ctl_topic_free(struct ctl_topic *t)
@@ -202,7 +206,9 @@ int ctl_topic_extend(struct ctl_topic *t, const struct zk_topic_assign *a)
 		if (zkdata_replicas_set(&cp->adding, a->adding[p].ids,
 					a->adding[p].n) < 0 ||
 		    zkdata_replicas_set(&cp->removing, a->removing[p].ids,
-					a->removing[p].n) < 0)
+					a->removing[p].n) < 0 ||
+		    zkdata_replicas_set(&cp->original, a->original[p].ids,
+					a->original[p].n) < 0)
 			return ERR_NOMEM;
 		if (cp->replicas.n != a->replicas[p].n ||
 		    memcmp(cp->replicas.ids, a->replicas[p].ids,

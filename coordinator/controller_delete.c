@@ -2,8 +2,10 @@
  * controller_delete.c - topic deletion (reference 2.8).
  *
  * A topic named under /admin/delete_topics is queued. It is deleted only
- * while every broker holding one of its replicas is live (otherwise it is
- * "ineligible" and waits, logged once, until a broker start resumes it).
+ * while every broker holding one of its replicas is live and none of its
+ * partitions is being reassigned (otherwise it is "ineligible" and waits,
+ * logged once, until a broker start or the reassignment's end resumes
+ * it).
  * Deletion first tells every broker (UpdateMetadata with leader -2) so
  * clients stop using the topic, then sends StopReplica(delete=true) to
  * every replica. Each replica's answer is recorded; failures are retried
@@ -261,6 +263,15 @@ void ctl_resume_deletion(controller_t *ctl)
 		struct ctl_topic *t = todo[k];
 		int32_t dead = -1;
 
+		if (!t->delete_started && ctl_topic_reassigning(t)) {
+			if (!t->ineligible_logged)
+				log_warn(CTL_FAC,
+					 "deletion of %s waits for the "
+					 "reassignment of its partitions",
+					 t->name);
+			t->ineligible_logged = true;
+			continue;
+		}
 		if (!all_replicas_live(ctl, t, &dead)) {
 			if (!t->ineligible_logged)
 				log_warn(

@@ -351,6 +351,8 @@ int ctl_on_broker_change(controller_t *ctl)
 			ctl_batch_um_ping(ctl);
 		if (n_born > 0)
 			ctl_resume_deletion(ctl);
+		/* Leaders and ISRs moved: reassignments may go on. */
+		ctl_reassign_progress(ctl);
 	}
 out:
 	for (int j = 0; j < n_cur; j++)
@@ -649,10 +651,12 @@ void ctl_auto_rebalance(controller_t *ctl)
 			for (int p = 0; p < t->n_parts; p++) {
 				const struct ctl_part *cp = &t->parts[p];
 
+				/* Reassignments move leaders themselves. */
 				if (cp->has_state && cp->replicas.n > 0 &&
 				    cp->replicas.ids[0] == id &&
 				    cp->leader != id &&
-				    ids_contain(cp->isr.ids, cp->isr.n, id))
+				    ids_contain(cp->isr.ids, cp->isr.n, id) &&
+				    !ctl_part_reassigning(cp))
 					tpl_add(&l, t, p);
 			}
 		}
@@ -798,6 +802,7 @@ void ctl_handle_controlled_shutdown(controller_t *ctl,
 		 ": %d partitions examined, %d still led, %" PRId64 " ms",
 		 id, l.n, remaining, clock_mono_ms() - t0);
 	tpl_free(&l);
+	ctl_reassign_progress(ctl);
 }
 
 struct isr_arg {
@@ -984,6 +989,13 @@ void ctl_handle_alter_isr(controller_t *ctl, const Fluxo__AlterIsrRequest *req,
 			pp->n_isr = (size_t)cp->isr.n;
 		}
 	}
+	/*
+	 * A new replica joining the ISR may complete a reassignment. The
+	 * answer above was copied, so it reports the ISR the leader asked
+	 * for; the LeaderAndIsr that completion sends has a newer epoch.
+	 */
+	if (l.n > 0)
+		ctl_reassign_progress(ctl);
 out:
 	tpl_free(&l);
 	free(slot);

@@ -10,6 +10,7 @@
  *   controller_events.c   broker, topic and partition events, controlled
  *                         shutdown, AlterIsr, preferred elections
  *   controller_delete.c   topic deletion
+ *   controller_reassign.c partition reassignment (KIP-455 and the znode)
  *   controller_req.c      the per-event request batch to brokers
  *   controller_channel.c  one sender thread per broker
  *
@@ -59,13 +60,19 @@ enum {
 struct ctl_part {
 	struct zk_replicas replicas; /* assignment order */
 	struct zk_replicas adding, removing;
-	bool has_state; /* state znode read or written */
+	struct zk_replicas original; /* order before a reassignment */
+	bool has_state;		     /* state znode read or written */
 	int32_t leader;
 	int32_t leader_epoch;
 	int32_t controller_epoch;
 	int32_t zk_version; /* partition epoch */
 	struct zk_replicas isr;
 	uint8_t *del; /* [replicas.n] DEL_*, or NULL */
+	/* Reassignment: replicas taken out of the assignment that get
+	 * StopReplica(delete) once a state write has taken them out of the
+	 * ISR; and whether a LeaderAndIsr with a new leader epoch is due. */
+	struct zk_replicas dropped;
+	bool reassign_kick;
 };
 
 struct ctl_topic {
@@ -94,6 +101,7 @@ enum ctl_ev_type {
 	EV_TOPIC_MODIFIED,    /* /brokers/topics/<t> data */
 	EV_DELETE_TOPICS,     /* /admin/delete_topics children */
 	EV_PREFERRED,	      /* /admin/preferred_replica_election */
+	EV_REASSIGN,	      /* /admin/reassign_partitions */
 	EV_REQUEST,	      /* submitted by the broker */
 	EV_RESPONSE,	      /* a broker answered a control request */
 	EV_STOP,
@@ -165,7 +173,7 @@ struct controller {
 	zk_session_t *zs;
 	int listener_id;
 	zk_watcher_t *w_controller, *w_brokers, *w_broker_data, *w_topics,
-	    *w_topic_data, *w_delete, *w_preferred;
+	    *w_topic_data, *w_delete, *w_preferred, *w_reassign;
 
 	pthread_t thread;
 	pthread_mutex_t mu; /* event queue */
@@ -191,6 +199,9 @@ struct controller {
 	int64_t next_rebalance_ms;    /* 0: none */
 	int64_t next_delete_retry_ms; /* 0: none */
 	int64_t next_elect_ms;	      /* 0: none */
+	int64_t next_reassign_ms;     /* 0: none */
+	int64_t reassign_czxid;	      /* /admin/reassign_partitions handled */
+	bool reassign_dirty;	      /* a reassignment may need work */
 	int elect_failures;
 	struct ctl_batch batch;
 	struct ctl_topic *grave;     /* removed topics, freed after events */
@@ -338,6 +349,32 @@ void ctl_resume_deletion(controller_t *ctl);
 void ctl_on_stop_replica_response(controller_t *ctl, int32_t broker,
 				  const Fluxo__StopReplicaResponse *r,
 				  const struct ctl_tp_name *sent, int n_sent);
+
+/* controller_reassign.c */
+/* True while adding or removing replicas are recorded for cp. */
+bool ctl_part_reassigning(const struct ctl_part *cp);
+/* True when any partition of t is being reassigned. */
+bool ctl_topic_reassigning(const struct ctl_topic *t);
+/*
+ * Moves every reassignment on: partitions whose target replicas are all
+ * in the ISR complete (leader moved into the target, removed replicas
+ * out of the ISR and deleted, final assignment written); partitions
+ * waiting for a LeaderAndIsr with a new epoch get it. Cheap when nothing
+ * is being reassigned. Call after events that change ISRs or leaders.
+ */
+void ctl_reassign_progress(controller_t *ctl);
+/* EV_REASSIGN: starts the reassignments of a new
+ * /admin/reassign_partitions znode (and re-arms its watch). */
+int ctl_on_reassign_znode(controller_t *ctl);
+/* Fail-over: resumes every reassignment found in the topic znodes and
+ * processes a pending /admin/reassign_partitions. */
+void ctl_reassign_failover(controller_t *ctl);
+void ctl_handle_alter_reassignments(
+    controller_t *ctl, const Fluxo__AlterPartitionReassignmentsRequest *req,
+    Fluxo__Response *resp, struct arena *a);
+void ctl_handle_list_reassignments(
+    controller_t *ctl, const Fluxo__ListPartitionReassignmentsRequest *req,
+    Fluxo__Response *resp, struct arena *a);
 
 /* controller_req.c */
 void ctl_batch_init(struct ctl_batch *b);

@@ -656,7 +656,8 @@ int zkdata_topic_alloc(struct zk_topic_assign *a, int n_partitions)
 	a->replicas = calloc((size_t)n_partitions + 1, sizeof(*a->replicas));
 	a->adding = calloc((size_t)n_partitions + 1, sizeof(*a->adding));
 	a->removing = calloc((size_t)n_partitions + 1, sizeof(*a->removing));
-	if (!a->replicas || !a->adding || !a->removing) {
+	a->original = calloc((size_t)n_partitions + 1, sizeof(*a->original));
+	if (!a->replicas || !a->adding || !a->removing || !a->original) {
 		zkdata_topic_free(a);
 		return ERR_NOMEM;
 	}
@@ -691,10 +692,13 @@ void zkdata_topic_free(struct zk_topic_assign *a)
 			free(a->adding[i].ids);
 		if (a->removing)
 			free(a->removing[i].ids);
+		if (a->original)
+			free(a->original[i].ids);
 	}
 	free(a->replicas);
 	free(a->adding);
 	free(a->removing);
+	free(a->original);
 	free(a->topic_id);
 	memset(a, 0, sizeof(*a));
 }
@@ -721,6 +725,10 @@ static json_t *partition_map(const struct zk_replicas *r, int n,
 char *zkdata_topic_encode(const struct zk_topic_assign *a)
 {
 	json_t *o = json_object();
+	bool any_original = false;
+
+	for (int i = 0; a->original && i < a->n_partitions; i++)
+		any_original |= a->original[i].n > 0;
 
 	if (put(o, "version", json_integer(a->topic_id ? 3 : 2)) < 0 ||
 	    (a->topic_id && put(o, "topic_id", json_string(a->topic_id)) < 0) ||
@@ -729,7 +737,10 @@ char *zkdata_topic_encode(const struct zk_topic_assign *a)
 	    put(o, "adding_replicas",
 		partition_map(a->adding, a->n_partitions, true)) < 0 ||
 	    put(o, "removing_replicas",
-		partition_map(a->removing, a->n_partitions, true)) < 0) {
+		partition_map(a->removing, a->n_partitions, true)) < 0 ||
+	    (any_original &&
+	     put(o, "original_replicas",
+		 partition_map(a->original, a->n_partitions, true)) < 0)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -830,6 +841,10 @@ int zkdata_topic_decode(const char *json, size_t len, struct zk_topic_assign *a,
 		rc = decode_partition_map(
 		    json_object_get(o, "removing_replicas"), a->removing,
 		    (int)n, true, "removing_replicas", errstr, errstr_size);
+	if (rc == 0)
+		rc = decode_partition_map(
+		    json_object_get(o, "original_replicas"), a->original,
+		    (int)n, true, "original_replicas", errstr, errstr_size);
 	if (rc == 0)
 		rc = get_str(o, "topic_id", false, &a->topic_id, what, errstr,
 			     errstr_size);

@@ -135,12 +135,20 @@ struct zk_replicas {
 	int n;
 };
 
-/* /brokers/topics/<t>: version 2 (3 when a topic id is present). */
+/*
+ * /brokers/topics/<t>: version 2 (3 when a topic id is present).
+ * "original_replicas" is fluxo's addition to Kafka's layout (Kafka
+ * ignores it): while a partition is reassigned, its replicas in their
+ * order before the reassignment, so that a cancellation restores the
+ * order (the preferred leader) and not only the set. It is written only
+ * when some partition has one.
+ */
 struct zk_topic_assign {
 	int n_partitions;
 	struct zk_replicas *replicas; /* [n_partitions] */
 	struct zk_replicas *adding;   /* [n_partitions], n = 0 when none */
 	struct zk_replicas *removing; /* [n_partitions] */
+	struct zk_replicas *original; /* [n_partitions], n = 0 when none */
 	char *topic_id;		      /* NULL unless version 3 */
 };
 

@@ -29,11 +29,15 @@
 #include "broker/log/epoch_cache.h"
 #include "broker/log/index.h"
 #include "broker/log/plog.h"
+#include "broker/log/producer_state.h"
 #include "broker/log/segment.h"
 #include "common/clock.h"
 #include "common/topic_conf.h"
 
 #define LOG_FAC "log"
+
+/* Default producer id expiry (Kafka's transactional.id.expiration.ms). */
+#define PLOG_PRODUCER_EXPIRY_MS (7LL * 24 * 3600 * 1000)
 
 struct segment {
 	int64_t base;
@@ -110,6 +114,12 @@ struct plog {
 	uint64_t posc_gen; /* bumped by every clear (truncation) */
 
 	struct epoch_cache *epochs;
+	pstate_t *pstate; /* idempotent producers; under lock */
+	int64_t *snaps;	  /* its snapshots' offsets, ascending; lock */
+	size_t nsnaps, snaps_cap;
+	/* The last snapshot this process wrote: offset, and the active
+	 * segment's base and size then (-1: none). lock */
+	int64_t snap_offset, snap_seg_base, snap_pos;
 
 	pthread_mutex_t lsn_lock;
 	plog_listener_fn lsn_fn;
@@ -156,6 +166,39 @@ int64_t plog_file_delete_delay(struct plog *plog);
 /* plog_recover.c */
 int plog_load_segments(struct plog *plog, const struct plog_load_opts *opts,
 		       bool epochs_found, char *errstr, size_t errstr_size);
+
+/*
+ * plog_pstate.c: the producer state's snapshot files and rebuilds. All
+ * with lock held (or sole ownership during plog_open).
+ *
+ * plog_pstate_load: after the segments are loaded, rebuilds the state for
+ * [log start, LEO): from the newest valid snapshot at or below the LEO,
+ * then the batch headers after it (from the log start without one).
+ * Snapshots above the LEO and unreadable ones are deleted. A bad batch
+ * header ends the replay with a logged error (the state then covers what
+ * came before it). Returns 0, ERR_IO or ERR_NOMEM (errstr says why).
+ */
+int plog_pstate_load(struct plog *plog, char *errstr, size_t errstr_size);
+/* The same after a truncation: the state for the new LEO. */
+int plog_pstate_rebuild(struct plog *plog);
+/*
+ * Writes <LEO>.snapshot (not fsynced: it need not survive a power loss,
+ * and a torn one fails its CRC) unless the newest one is at the LEO or a
+ * rebuild would replay fewer than min_replay bytes (0: always), and
+ * deletes all but the newest few. Returns 0 or ERR_IO/ERR_NOMEM (logged;
+ * the previous snapshots stay).
+ */
+int plog_pstate_snapshot(struct plog *plog, int64_t min_replay);
+
+/* Below this much replay a clean close writes no snapshot: reading a few
+ * headers at the next start costs less than creating a file now. */
+#define PLOG_SNAPSHOT_MIN_REPLAY (64 * 1024)
+/* Deletes the snapshots whose offset is above `above` (-1: all), durably
+ * (the directory is fsynced when one was removed). */
+void plog_pstate_remove_snapshots(struct plog *plog, int64_t above);
+/* The loader found <off>.snapshot in the directory. Returns 0 or
+ * ERR_NOMEM. */
+int plog_pstate_note_snapshot(struct plog *plog, int64_t off);
 
 /* plog_flush.c: the flusher calls this for a queued log. */
 void plog_flush_queued(struct plog *plog);

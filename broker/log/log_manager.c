@@ -788,6 +788,7 @@ struct pool {
 	struct log_manager *lm;
 	struct load_job *jobs; /* loading */
 	struct plog **logs;    /* closing */
+	bool snapshots;	       /* closing: the producer state pass */
 	size_t n;
 	size_t next; /* under lock */
 	pthread_mutex_t lock;
@@ -827,6 +828,10 @@ static void *pool_main(void *arg)
 			break;
 		if (pl->jobs) {
 			load_one(pl->lm, &pl->jobs[i]);
+			continue;
+		}
+		if (pl->snapshots) {
+			(void)plog_snapshot_producers(pl->logs[i]);
 			continue;
 		}
 		rc = plog_close(pl->logs[i]);
@@ -1268,6 +1273,12 @@ int log_manager_close(log_manager_t *lm)
 		pl.n = s.n;
 		pool_run(&pl, lm->threads);
 		rc = pl.close_rc;
+		/* Producer state snapshots after every close's fsyncs (see
+		 * plog_snapshot_producers); the checkpoints' fsyncs below
+		 * commit their metadata once. */
+		pl.next = 0;
+		pl.snapshots = true;
+		pool_run(&pl, lm->threads);
 		snap_free(&s);
 	} else {
 		rc = ERR_NOMEM;

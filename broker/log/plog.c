@@ -7,10 +7,13 @@
  * the active one and the only one written. Writers hold plog->lock (the
  * append lock) for the whole of an append: roll decision, offset
  * assignment (rewriting each batch's baseOffset in the caller's buffer),
- * the idempotence hook, one pwrite of the run, index entries, epoch cache,
- * then publication. Publication order is what makes lock-free readers
- * safe: the segment's size is stored (release) by segment_append, then the
- * position cache's slot 0 gets (LEO, segment, end position), then the LEO
+ * the hook, the producer state's checks (duplicates are left out of the
+ * write; see producer_state.h and plog_pstate.c), one pwrite of the run,
+ * index entries, epoch cache, then publication. The producer state's
+ * changes are undone when the write fails, so the state always describes
+ * exactly the batches below the LEO. Publication order is what makes lock-free
+ * readers safe: the segment's size is stored (release) by segment_append, then
+ * the position cache's slot 0 gets (LEO, segment, end position), then the LEO
  * itself (release). A reader that loads the LEO (acquire) therefore sees
  * every byte below it in the page cache.
  *
@@ -251,6 +254,10 @@ int plog_roll_locked(struct plog *plog, int64_t now)
 	}
 	atomic_store(&plog->dir_dirty, true);
 	plog_posc_put(plog, 0, 0, leo, leo, 0);
+	/* The producer state for every batch below the new segment: a
+	 * restart replays at most this segment's headers. A failure is
+	 * logged and only makes that replay longer. */
+	(void)plog_pstate_snapshot(plog, 0);
 	log_debug(LOG_FAC,
 		  "topic=%s partition=%" PRId32 " rolled to segment "
 		  "%020" PRId64,
@@ -307,7 +314,16 @@ plog_t *plog_open(const char *dir, const char *topic, int32_t partition,
 	plog->epochs = epoch_cache_open(dir, &found, &rc);
 	if (!plog->epochs)
 		goto err_free;
+	plog->snap_offset = -1;
+	plog->pstate = pstate_new();
+	if (!plog->pstate) {
+		rc = ERR_NOMEM;
+		goto err_free;
+	}
 	rc = plog_load_segments(plog, opts, found, errstr, errstr_size);
+	if (rc)
+		goto err_free;
+	rc = plog_pstate_load(plog, errstr, errstr_size);
 	if (rc)
 		goto err_free;
 	return plog;
@@ -337,6 +353,8 @@ void plog_unref(plog_t *plog)
 		segment_unref(plog->segs[i]);
 	free(plog->segs);
 	epoch_cache_close(plog->epochs);
+	pstate_destroy(plog->pstate);
+	free(plog->snaps);
 	topic_conf_free(&plog->conf);
 	pthread_mutex_destroy(&plog->lock);
 	pthread_mutex_destroy(&plog->flush_lock);
@@ -468,16 +486,42 @@ static void log_write_error(struct plog *plog, int rc, size_t len)
 		  strerror(errno));
 }
 
+/*
+ * Runs one batch of a leader append through the producer state. b is the
+ * batch at its final offset off. Returns PSTATE_NEW (also for batches
+ * without a producer id), PSTATE_DUPLICATE with *dup, or an error.
+ * Starts the state's run at the first idempotent batch.
+ */
+static int check_producer(struct plog *plog, const uint8_t *b, int64_t off,
+			  int64_t ts, int64_t run_start, bool *in_run,
+			  struct pstate_batch *dup)
+{
+	struct pstate_batch pb;
+	int16_t epoch;
+	int64_t pid;
+
+	if (!pstate_batch_from_header(b, &pid, &epoch, &pb))
+		return PSTATE_NEW;
+	if (!*in_run) {
+		pstate_run_begin(plog->pstate, run_start);
+		*in_run = true;
+	}
+	pb.last_offset = off + (pb.last_offset - pb.first_offset);
+	pb.first_offset = off;
+	pb.timestamp = ts;
+	return pstate_check(plog->pstate, pid, epoch, &pb, dup);
+}
+
 int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 		       const struct batch_run_info *info, int32_t leader_epoch,
 		       plog_append_check_fn check, void *check_arg,
-		       struct plog_append_result *res)
+		       int64_t *batch_bases, struct plog_append_result *res)
 {
 	struct segment *seg;
-	int64_t now, leo, off, run_max_ts;
-	bool lat, flush = false;
-	size_t p;
-	int rc;
+	int64_t now, leo, off, run_max_ts, first = -1, last = -1, dup_ts = -1;
+	bool lat, flush = false, in_run = false;
+	size_t p, w = 0;
+	int k, ndup = 0, rc;
 
 	if (len == 0 || !info || info->batch_cnt < 1 || info->record_cnt < 1)
 		return ERR_INVAL;
@@ -501,52 +545,97 @@ int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 		if (rc)
 			goto out_unlock;
 	}
-	/* Assign offsets, stamp the epoch (and the time). */
+	/* Assign offsets, stamp the epoch (and the time), leave out
+	 * duplicates: the batches kept move down to buf[0..w). */
 	off = leo;
-	for (p = 0; p < len;) {
+	for (p = 0, k = 0; p < len; k++) {
 		uint8_t *b = buf + p;
+		struct pstate_batch dup;
+		int32_t delta;
 		size_t size;
 
 		if (len - p < BATCH_HEADER_SIZE) {
 			rc = ERR_INVAL;
-			goto out_unlock;
+			goto out_abort;
 		}
 		size =
 		    BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
 		if (size < BATCH_HEADER_SIZE || size > len - p) {
 			rc = ERR_INVAL;
-			goto out_unlock;
+			goto out_abort;
+		}
+		delta = (int32_t)be32_get(b + BATCH_OFF_LAST_OFFSET_DELTA);
+		rc = check_producer(
+		    plog, b, off,
+		    lat ? now : (int64_t)be64_get(b + BATCH_OFF_MAX_TIMESTAMP),
+		    leo, &in_run, &dup);
+		if (rc < 0)
+			goto out_abort;
+		if (rc == PSTATE_DUPLICATE) {
+			if (batch_bases)
+				batch_bases[k] = dup.first_offset;
+			if (first < 0)
+				first = dup.first_offset;
+			if (dup.last_offset > last)
+				last = dup.last_offset;
+			if (dup_ts < 0)
+				dup_ts = dup.timestamp;
+			ndup++;
+			p += size;
+			continue;
 		}
 		batch_set_base_offset(b, off);
 		batch_set_leader_epoch(b, leader_epoch);
 		if (lat)
 			batch_set_log_append_time(b, size, now);
-		off += (int64_t)(int32_t)be32_get(b +
-						  BATCH_OFF_LAST_OFFSET_DELTA) +
-		       1;
+		if (batch_bases)
+			batch_bases[k] = off;
+		if (first < 0)
+			first = off;
+		off += (int64_t)delta + 1;
+		if (off - 1 > last)
+			last = off - 1;
+		if (w != p)
+			memmove(buf + w, b, size);
+		w += size;
 		p += size;
 	}
-	seg = active_seg(plog);
-	rc = segment_append(seg, buf, len, plog->conf.index_interval_bytes,
-			    plog->env ? plog->env->pwrite_fn : NULL);
-	if (rc) {
-		log_write_error(plog, rc, len);
-		goto out_unlock;
+	rc = 0;
+	if (w > 0) {
+		seg = active_seg(plog);
+		rc =
+		    segment_append(seg, buf, w, plog->conf.index_interval_bytes,
+				   plog->env ? plog->env->pwrite_fn : NULL);
+		if (rc) {
+			log_write_error(plog, rc, w);
+			goto out_abort;
+		}
+		if (leader_epoch >= 0 &&
+		    leader_epoch > epoch_cache_latest(plog->epochs))
+			(void)epoch_cache_assign(plog->epochs, leader_epoch,
+						 leo);
+		flush = publish_append(plog, w, off, now);
 	}
-	if (leader_epoch >= 0 &&
-	    leader_epoch > epoch_cache_latest(plog->epochs))
-		(void)epoch_cache_assign(plog->epochs, leader_epoch, leo);
-	flush = publish_append(plog, len, off, now);
+	if (in_run)
+		pstate_run_commit(plog->pstate);
 	if (res) {
-		res->first_offset = leo;
-		res->last_offset = off - 1;
-		res->append_time = lat ? now : -1;
+		res->first_offset = first;
+		res->last_offset = last;
+		res->append_time = !lat ? -1 : w > 0 ? now : dup_ts;
 		res->log_start = plog_log_start(plog);
-		res->flush_requested = flush;
+		res->dup_batches = ndup;
+		/* A duplicate is durable once its first append is. */
+		res->flush_requested =
+		    flush || (w == 0 && plog->conf.flush_on_ack &&
+			      plog_flushed(plog) <= last);
 	}
+	goto out_unlock;
+out_abort:
+	if (in_run)
+		pstate_run_abort(plog->pstate);
 out_unlock:
 	pthread_mutex_unlock(&plog->lock);
-	if (rc == 0) {
+	if (rc == 0 && w > 0) {
 		plog_notify(plog, PLOG_EV_APPEND);
 		if (flush)
 			plog_request_flush(plog, off);
@@ -619,6 +708,9 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 	for (p = 0; p < len;) {
 		const uint8_t *b = buf + p;
 		int32_t ep = (int32_t)be32_get(b + BATCH_OFF_LEADER_EPOCH);
+		struct pstate_batch pb;
+		int16_t pepoch;
+		int64_t pid;
 
 		if (ep >= 0 && ep > latest) {
 			(void)epoch_cache_assign(
@@ -626,6 +718,14 @@ int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 			    (int64_t)be64_get(b + BATCH_OFF_BASE_OFFSET));
 			latest = ep;
 		}
+		if (pstate_batch_from_header(b, &pid, &pepoch, &pb) &&
+		    pstate_apply(plog->pstate, pid, pepoch, &pb) < 0)
+			log_error(LOG_FAC,
+				  "topic=%s partition=%" PRId32 " out of "
+				  "memory recording producer %" PRId64
+				  " at offset %" PRId64,
+				  plog->topic, plog->partition, pid,
+				  pb.first_offset);
 		p +=
 		    BATCH_LOG_OVERHEAD + (size_t)be32_get(b + BATCH_OFF_LENGTH);
 	}
@@ -666,6 +766,8 @@ static int truncate_fully_locked(struct plog *plog, int64_t start)
 	pthread_rwlock_unlock(&plog->segs_lock);
 	delete_segments(plog, s, n);
 	free(s);
+	pstate_clear(plog->pstate);
+	plog_pstate_remove_snapshots(plog, -1);
 	seg = segment_create(plog->dir, start, plog_now(plog), 0,
 			     plog_max_oidx(plog), plog_max_tidx(plog), &err);
 	pthread_rwlock_wrlock(&plog->segs_lock);
@@ -762,6 +864,12 @@ int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo)
 	atomic_store(&plog->hw, min64(plog_hw(plog), nleo));
 	atomic_store(&plog->flushed, min64(plog_flushed(plog), nleo));
 	atomic_store(&plog->log_start, min64(plog_log_start(plog), nleo));
+	if (plog_pstate_rebuild(plog) < 0)
+		log_error(LOG_FAC,
+			  "topic=%s partition=%" PRId32 " cannot rebuild "
+			  "the producer state after truncation; producers "
+			  "are unknown until they write again",
+			  plog->topic, plog->partition);
 	log_info(LOG_FAC,
 		 "topic=%s partition=%" PRId32 " truncated from %" PRId64
 		 " to %" PRId64 " (asked %" PRId64 ")",
@@ -820,6 +928,29 @@ out_unlock:
 	if (changed)
 		plog_notify(plog, PLOG_EV_LOG_START);
 	return rc;
+}
+
+/* ----------------------------------------------------- producer state */
+
+int plog_producer_lookup(plog_t *plog, int64_t pid, int16_t *epoch,
+			 struct pstate_batch *out, int max)
+{
+	int n;
+
+	pthread_mutex_lock(&plog->lock);
+	n = pstate_lookup(plog->pstate, pid, epoch, out, max);
+	pthread_mutex_unlock(&plog->lock);
+	return n;
+}
+
+int plog_producer_count(plog_t *plog)
+{
+	int n;
+
+	pthread_mutex_lock(&plog->lock);
+	n = pstate_count(plog->pstate);
+	pthread_mutex_unlock(&plog->lock);
+	return n;
 }
 
 /* ------------------------------------------------------------- epochs */

@@ -3,7 +3,9 @@
  * batches of one topic partition.
  *
  * A partition log is a directory <topic>-<partition>/ of segments (see
- * segment.h), a leader-epoch cache and four published offsets:
+ * segment.h), a leader-epoch cache, the state of its idempotent producers
+ * (producer_state.h; <offset>.snapshot files) and four published
+ * offsets:
  *
  *   log start offset  first offset that may be read (retention moves it)
  *   high watermark    set by the broker; consumers read below it
@@ -34,6 +36,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "broker/log/producer_state.h"
 #include "common/batch.h"
 #include "common/topic_conf.h"
 
@@ -78,6 +81,10 @@ struct plog_env {
 	void *unlink_arg;
 	/* Test hook: replaces pwrite(2) for segment data. NULL: pwrite. */
 	ssize_t (*pwrite_fn)(int fd, const void *buf, size_t len, off_t pos);
+	/* Idempotent producers whose newest batch timestamp is older than
+	 * this are forgotten at the retention pass (Kafka's
+	 * transactional.id.expiration.ms). 0: 7 days. */
+	int64_t producer_expiry_ms;
 };
 
 /* What is known about a partition from the log dir's checkpoints. */
@@ -148,10 +155,14 @@ void plog_set_listener(plog_t *plog, plog_listener_fn fn, void *arg);
 /* ------------------------------------------------------------ appends */
 
 struct plog_append_result {
-	int64_t first_offset; /* of the first record appended */
-	int64_t last_offset;  /* of the last record appended */
+	int64_t first_offset; /* of the first record of the run (for a
+			       * duplicate batch: where it was appended) */
+	int64_t last_offset;  /* the largest last offset of the run's
+			       * batches, written now or before */
 	int64_t append_time;  /* broker time for LogAppendTime, else -1 */
 	int64_t log_start;    /* the log start offset after the append */
+	int dup_batches;      /* batches of idempotent producers that were
+			       * already in the log: not written again */
 	bool flush_requested; /* flush.on.ack: a group commit was
 			       * requested; the append is durable once
 			       * plog_flushed() > last_offset */
@@ -178,22 +189,33 @@ typedef int (*plog_append_check_fn)(void *arg, plog_t *plog, const uint8_t *buf,
  * entries, starts a new epoch in the cache when leader_epoch is newer, and
  * publishes the new LEO. All or nothing: on a failed write the segment is
  * cut back and nothing is visible.
+ *
+ * Batches with a producer id (>= 0) go through the log's producer state
+ * (producer_state.h) under the append lock: a duplicate is left out of
+ * the write (the batches after it move down in buf) and counted in
+ * res->dup_batches; a batch out of sequence or of an old epoch refuses
+ * the whole run. When every batch is a duplicate nothing is written.
+ * batch_bases: NULL, or info->batch_cnt entries that receive each batch's
+ * base offset in run order (for a duplicate, where it was appended).
  * check/check_arg: optional hook (see plog_append_check_fn).
  * Returns 0 with *res filled; ERR_NOSPACE (disk full), ERR_IO, ERR_STATE
- * (closed, deleted or failed log), ERR_INVAL (empty run), or the hook's
+ * (closed, deleted or failed log), ERR_INVAL (empty run; or a batch with
+ * a producer id but a negative epoch or sequence), ERR_SEQUENCE (out of
+ * order), ERR_FENCED (an older producer epoch), ERR_NOMEM, or the hook's
  * code. Thread: any (network workers); takes the append lock.
  */
 int plog_append_leader(plog_t *plog, uint8_t *buf, size_t len,
 		       const struct batch_run_info *info, int32_t leader_epoch,
 		       plog_append_check_fn check, void *check_arg,
-		       struct plog_append_result *res);
+		       int64_t *batch_bases, struct plog_append_result *res);
 
 /*
  * Follower append: the batches keep their offsets and leader epochs. The
  * first batch must start exactly at the LEO, and offsets must increase
  * through the run; otherwise ERR_OUT_OF_RANGE and nothing is written. The
- * epoch cache learns every epoch newer than its latest. Other returns as
- * plog_append_leader.
+ * epoch cache learns every epoch newer than its latest, and the producer
+ * state every batch with a producer id (unchecked: the leader checked).
+ * Other returns as plog_append_leader.
  */
 int plog_append_follower(plog_t *plog, const uint8_t *buf, size_t len,
 			 const struct batch_run_info *info,
@@ -259,19 +281,20 @@ int plog_offset_for_time(plog_t *plog, int64_t ts, int64_t max_offset,
  * offset (a batch straddling offset is removed whole, so the new LEO may be
  * lower than offset: it is returned in *new_leo when not NULL), drops
  * later segments and index entries, truncates the epoch cache, and lowers
- * the HW and flushed offset to the new LEO. offset >= LEO does nothing;
- * offset < log start truncates fully and restarts at offset.
- * Notifies PLOG_EV_TRUNCATE. Returns 0, ERR_IO, ERR_STATE.
- * Slices already handed out may then refer to removed bytes; a sendfile
- * of one can come up short, which the caller must treat as an error on
- * that connection. Thread: any; takes the append lock.
+ * the HW and flushed offset to the new LEO, and rebuilds the producer
+ * state for the new end. offset >= LEO does nothing; offset < log start
+ * truncates fully and restarts at offset. Notifies PLOG_EV_TRUNCATE. Returns 0,
+ * ERR_IO, ERR_STATE. Slices already handed out may then refer to removed bytes;
+ * a sendfile of one can come up short, which the caller must treat as an error
+ * on that connection. Thread: any; takes the append lock.
  */
 int plog_truncate_to(plog_t *plog, int64_t offset, int64_t *new_leo);
 
 /*
  * Deletes every segment and restarts the log empty at new_start (LEO, log
  * start, HW and flushed offset all become new_start); clears the epoch
- * cache. Returns 0, ERR_IO, ERR_STATE.
+ * cache and the producer state (snapshots included). Returns 0, ERR_IO,
+ * ERR_STATE.
  */
 int plog_truncate_fully(plog_t *plog, int64_t new_start);
 
@@ -301,6 +324,32 @@ int plog_flush(plog_t *plog, int64_t upto);
  * in the env, flushes in the caller. Thread: any.
  */
 void plog_request_flush(plog_t *plog, int64_t upto);
+
+/* ------------------------------------------------- producer state */
+
+/*
+ * What the log's producer state knows about pid: its epoch and up to max
+ * of its cached batches, oldest first. Returns the number of cached
+ * batches or ERR_NOT_FOUND. Thread: any; takes the append lock.
+ */
+int plog_producer_lookup(plog_t *plog, int64_t pid, int16_t *epoch,
+			 struct pstate_batch *out, int max);
+
+/* Number of producers in the log's producer state. Thread: any. */
+int plog_producer_count(plog_t *plog);
+
+/*
+ * Writes the producer state snapshot at the LEO (<LEO>.snapshot, not
+ * fsynced) unless the newest one is already there or the next start would
+ * replay less than 64 KiB of batches without it, so that the next start
+ * replays (almost) no batch headers. Meant for a clean stop, after
+ * plog_close: the log manager writes them once every partition's flush is
+ * done, so that creating these files does not add a journal commit to
+ * every close's fsyncs. A failure is logged and only makes the next start
+ * replay more. Returns 0, ERR_IO or ERR_NOMEM. Thread: any; takes the
+ * append lock.
+ */
+int plog_snapshot_producers(plog_t *plog);
 
 /* ------------------------------------------------------- epoch cache */
 

@@ -17,7 +17,12 @@
  * Retention follows Kafka: three passes over the oldest segments (time,
  * size, log start offset), each deleting while its condition holds, only
  * segments entirely below the high watermark; the active segment is rolled
- * first when it qualifies and is not empty.
+ * first when it qualifies and is not empty. The same pass forgets
+ * idempotent producers silent for longer than the producer expiry (as
+ * Kafka 2.8, a producer's state outlives the retention of its batches).
+ *
+ * plog_snapshot_producers, after a clean close, writes the producer state
+ * snapshot at the LEO.
  *
  * Threads: plog_flush on any thread that may block; plog_request_flush on
  * any thread; retention, flush-time checks and sweeps on the log manager's
@@ -244,6 +249,17 @@ int plog_close(plog_t *plog)
 	return rc;
 }
 
+int plog_snapshot_producers(plog_t *plog)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&plog->lock);
+	if (!atomic_load(&plog->deleted))
+		rc = plog_pstate_snapshot(plog, PLOG_SNAPSHOT_MIN_REPLAY);
+	pthread_mutex_unlock(&plog->lock);
+	return rc;
+}
+
 /* ---------------------------------------------------------- retention */
 
 /* The newest timestamp of a segment, or its file's mtime without one. */
@@ -259,6 +275,22 @@ static int64_t largest_ts(struct segment *seg)
 	if (stat(path, &st) < 0)
 		return INT64_MAX; /* unknown: keep it */
 	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Forgets idempotent producers silent for producer_expiry_ms. lock held. */
+static void expire_producers(struct plog *plog, int64_t now_ms)
+{
+	const struct plog_env *env = plog->env;
+	int64_t expiry = env && env->producer_expiry_ms > 0
+			     ? env->producer_expiry_ms
+			     : PLOG_PRODUCER_EXPIRY_MS;
+	int n = pstate_expire(plog->pstate, now_ms - expiry);
+
+	if (n > 0)
+		log_info(LOG_FAC,
+			 "topic=%s partition=%" PRId32 " forgot %d producer "
+			 "id(s) silent for %" PRId64 " ms",
+			 plog->topic, plog->partition, n, expiry);
 }
 
 /* Upper bound of segs[i]: the next base, or the LEO for the active one. */
@@ -285,6 +317,7 @@ int plog_retention(plog_t *plog, int64_t now_ms)
 	if (!plog->conf_confirmed || atomic_load(&plog->closed) ||
 	    atomic_load(&plog->deleted) || atomic_load(&plog->failed))
 		goto out_unlock;
+	expire_producers(plog, now_ms);
 	hw = plog_hw(plog);
 	old_ls = ls = plog_log_start(plog);
 	if (c->retention_ms >= 0)

@@ -6,6 +6,7 @@
  *  1. List the directory. Leftovers are removed: *.deleted (segments whose
  *     delayed unlink did not happen), *.tmp (half-written checkpoints), and
  *     index files without a .log. Segment names must be exactly 20 digits.
+ *     Producer state snapshots are noted for plog_pstate_load.
  *  2. Decide what to trust. After a clean shutdown every segment is
  *     trusted. Otherwise segments entirely below the checkpointed recovery
  *     point are trusted, and the one holding the recovery point and all
@@ -156,6 +157,8 @@ static int list_dir(struct plog *plog, struct bases *logs, char *errstr,
 		else if (parse_seg_name(name, "index", &base) ||
 			 parse_seg_name(name, "timeindex", &base))
 			rc = bases_push(&idx, base);
+		else if (parse_seg_name(name, "snapshot", &base))
+			rc = plog_pstate_note_snapshot(plog, base);
 		if (rc)
 			goto out_close;
 	}

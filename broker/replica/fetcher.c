@@ -19,6 +19,13 @@
  * offsets and epochs. The follower's high watermark becomes
  * min(leader HW, own LEO).
  *
+ * Replication throttling, follower side (KIP-73): a partition named by
+ * follower.replication.throttled.replicas whose log ends below the
+ * leader's last high watermark is left out of fetches while the broker's
+ * follower throttle is in debt (it backs off for as long as the throttle
+ * says), and the bytes it receives are charged to the throttle. Caught-up
+ * replicas and partitions not named are never held back.
+ *
  * Locking: f->lock guards the partition set and is held while a
  * response's data is appended, so removing a partition (when it becomes
  * leader or is stopped) waits for an append in progress and no append can
@@ -38,6 +45,7 @@
 #include "broker/broker_int.h"
 #include "broker/log/plog.h"
 #include "broker/partition.h"
+#include "broker/replica/throttle.h"
 #include "common/arena.h"
 #include "common/batch.h"
 #include "common/clock.h"
@@ -55,6 +63,8 @@ struct fpart {
 	int32_t leader_epoch;
 	enum fstate state;
 	int64_t backoff_until;	/* monotonic ms */
+	int64_t leader_hw;	/* from the last fetch response; -1 */
+	bool throttled;		/* the fetch in flight is throttled */
 };
 
 struct fetcher {
@@ -378,12 +388,41 @@ static void handle_partition_response(struct fetcher *f, struct fpart *fp,
 			return;
 		}
 	}
+	if (fp->throttled && pr->records_size > 0)
+		throttle_record(f->mgr->b->follower_throttle,
+				(int64_t)pr->records_size, clock_mono_us());
 	{
 		int64_t hw = pr->high_watermark;
 		int64_t leo = plog_leo(log);
 
+		fp->leader_hw = hw;
 		plog_set_hw(log, hw < leo ? hw : leo);
 	}
+}
+
+/*
+ * Whether fp's next fetch is throttled; when the throttle is in debt, the
+ * partition backs off instead and the ms it waits are returned (else 0).
+ * Caller holds f->lock.
+ */
+static int64_t throttle_check(struct fetcher *f, struct fpart *fp,
+			      int64_t now)
+{
+	struct throttle *th = f->mgr->b->follower_throttle;
+	int64_t wait;
+
+	fp->throttled = false;
+	if (!atomic_load(&fp->p->throttle_follower) || !throttle_limited(th))
+		return 0;
+	/* Caught up with what the leader has committed: in sync. */
+	if (fp->leader_hw >= 0 && plog_leo(fp->p->log) >= fp->leader_hw)
+		return 0;
+	wait = throttle_delay_ms(th, clock_mono_us());
+	if (wait > 0)
+		fp->backoff_until = now + wait;
+	else
+		fp->throttled = true;
+	return wait;
 }
 
 /* One fetch round. Returns false after a network failure. */
@@ -397,13 +436,21 @@ static bool fetch_once(struct fetcher *f)
 	Fluxo__Response *resp;
 	const uint8_t *payload = NULL;
 	size_t payload_len = 0, off = 0;
-	int64_t now = clock_mono_ms();
+	int64_t now = clock_mono_ms(), wake = 0;
 	int n = 0;
 
 	pthread_mutex_lock(&f->lock);
-	for (struct fpart *fp = f->parts; fp; fp = fp->next)
-		if (fp->state == FS_FETCH && fp->backoff_until <= now)
+	for (struct fpart *fp = f->parts; fp; fp = fp->next) {
+		int64_t wait;
+
+		if (fp->state != FS_FETCH || fp->backoff_until > now)
+			continue;
+		wait = throttle_check(f, fp, now);
+		if (wait > 0 && (wake == 0 || wait < wake))
+			wake = wait;
+		if (fp->backoff_until <= now)
 			n++;
+	}
 	if (n == 0) {
 		pthread_mutex_unlock(&f->lock);
 		return true;
@@ -439,6 +486,9 @@ static bool fetch_once(struct fetcher *f)
 	fr.replica_id = broker_id(f->mgr->b);
 	fr.replica_epoch = atomic_load(&f->mgr->b->broker_epoch);
 	fr.max_wait_ms = bc->replica_fetch_wait_max_ms;
+	/* Back in time for partitions the throttle holds back. */
+	if (wake > 0 && wake < fr.max_wait_ms)
+		fr.max_wait_ms = (int32_t)wake;
 	fr.min_bytes = bc->replica_fetch_min_bytes;
 	fr.max_bytes = bc->replica_fetch_response_max_bytes;
 	fr.topics = topics;
@@ -670,6 +720,7 @@ void fetcher_mgr_add(struct fetcher_mgr *m, struct partition *p,
 	fp->p = p;
 	fp->leader_epoch = leader_epoch;
 	fp->state = FS_TRUNCATE;
+	fp->leader_hw = -1;
 	pthread_mutex_lock(&f->lock);
 	fp->next = f->parts;
 	f->parts = fp;

@@ -3,7 +3,7 @@
  * reads, and recovery after an unclean stop.
  *
  *   bench_log [-d DIR] [-m MiB] [-r RECORDS_PER_BATCH] [-v VALUE_BYTES]
- *             [-s SEGMENT_MiB] [-a] [-f] [-c] [-V] [-p PARTITIONS]
+ *             [-s SEGMENT_MiB] [-a] [-f] [-c] [-i] [-V] [-p PARTITIONS]
  *
  * Appends -m MiB of batches (-r records of -v bytes each, uncompressed) to
  * one partition in DIR (a fresh temporary dir by default, removed at the
@@ -15,7 +15,10 @@
  * group-commit flusher (fsyncs per second and records per fsync); -f
  * fdatasyncs before the recovery phase so the numbers do not include
  * writeback; -c also evicts the files from the page cache first, so
- * recovery reads from the disk (a reboot rather than a kill -9).
+ * recovery reads from the disk (a reboot rather than a kill -9). -i
+ * makes the batches those of an idempotent producer (consecutive
+ * sequences, CRC recomputed per append), so appends go through the
+ * producer state and recovery replays it (-V logs the rebuild's time).
  *
  * With -p N, instead: creates N partitions through the log manager, appends
  * one small batch to each, and reports resident memory and open file
@@ -40,6 +43,7 @@
 #include "broker/log/plog.h"
 #include "common/batch.h"
 #include "common/clock.h"
+#include "common/crc32c.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -148,7 +152,7 @@ static int many_partitions(const char *dir, int n, const uint8_t *batch,
 			return 1;
 		}
 		memcpy(copy, batch, len);
-		if (plog_append_leader(p, copy, len, info, 1, NULL, NULL,
+		if (plog_append_leader(p, copy, len, info, 1, NULL, NULL, NULL,
 				       NULL)) {
 			fprintf(stderr, "append %d failed\n", i);
 			return 1;
@@ -214,11 +218,12 @@ int main(int argc, char **argv)
 	int64_t mib = 1024, seg_mib = 256, total, t0, t1, n = 0;
 	int recs = 160, vlen = 100, opt, partitions = 0;
 	bool ack = false, sync_first = false, own_dir = false, verbose = false,
-	     cold = false;
+	     cold = false, idem = false;
+	int32_t seq = 0;
 	uint8_t *copy;
 	plog_t *p;
 
-	while ((opt = getopt(argc, argv, "d:m:r:v:s:afcVp:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:r:v:s:afciVp:")) != -1) {
 		switch (opt) {
 		case 'd':
 			base_dir = optarg;
@@ -251,10 +256,14 @@ int main(int argc, char **argv)
 		case 'p':
 			partitions = atoi(optarg);
 			break;
+		case 'i':
+			idem = true;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-d DIR] [-m MiB] [-r RECS] "
-				"[-v BYTES] [-s SEGMENT_MiB] [-a] [-f]\n",
+				"[-v BYTES] [-s SEGMENT_MiB] [-a] [-f] [-c] "
+				"[-i] [-V] [-p PARTITIONS]\n",
 				argv[0]);
 			return 2;
 		}
@@ -281,7 +290,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < recs; i++)
 		batch_builder_add(&bb, clock_wall_ms(), "key", 3, value, vlen,
 				  NULL, 0);
-	batch_builder_finish(&bb, -1, -1, -1, -1);
+	batch_builder_finish(&bb, idem ? 1 : -1, idem ? 0 : -1, idem ? 0 : -1,
+			     -1);
 	batch_run_validate(bb.out.data, bb.out.len, 1 << 30, &info, NULL);
 	copy = malloc(bb.out.len);
 	total = mib << 20;
@@ -298,8 +308,15 @@ int main(int argc, char **argv)
 	t0 = clock_mono_us();
 	for (int64_t bytes = 0; bytes < total; bytes += (int64_t)bb.out.len) {
 		memcpy(copy, bb.out.data, bb.out.len);
+		if (idem) {
+			be32_put(copy + BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+			be32_put(copy + BATCH_OFF_CRC,
+				 crc32c(0, copy + BATCH_OFF_ATTRIBUTES,
+					bb.out.len - BATCH_OFF_ATTRIBUTES));
+			seq += recs;
+		}
 		if (plog_append_leader(p, copy, bb.out.len, &info, 1, NULL,
-				       NULL, NULL)) {
+				       NULL, NULL, NULL)) {
 			fprintf(stderr, "append failed\n");
 			return 1;
 		}
@@ -374,8 +391,16 @@ int main(int argc, char **argv)
 			struct plog_append_result res;
 
 			memcpy(copy, bb.out.data, bb.out.len);
+			if (idem) {
+				be32_put(copy + BATCH_OFF_BASE_SEQUENCE,
+					 (uint32_t)(appends * recs));
+				be32_put(
+				    copy + BATCH_OFF_CRC,
+				    crc32c(0, copy + BATCH_OFF_ATTRIBUTES,
+					   bb.out.len - BATCH_OFF_ATTRIBUTES));
+			}
 			plog_append_leader(p, copy, bb.out.len, &info, 1, NULL,
-					   NULL, &res);
+					   NULL, NULL, &res);
 			appends++;
 		}
 		while (plog_flushed(p) < plog_leo(p))

@@ -105,6 +105,10 @@ static void record_lai(fakebroker_t *fb, const Fluxo__LeaderAndIsrRequest *r)
 		copy_ids(e->lai.isr, &e->lai.n_isr, s->isr, s->n_isr);
 		copy_ids(e->lai.replicas, &e->lai.n_replicas, s->replicas,
 			 s->n_replicas);
+		copy_ids(e->lai.adding, &e->lai.n_adding, s->adding_replicas,
+			 s->n_adding_replicas);
+		copy_ids(e->lai.removing, &e->lai.n_removing,
+			 s->removing_replicas, s->n_removing_replicas);
 	}
 }
 

@@ -30,6 +30,10 @@ struct fb_pstate {
 	int32_t offline[16];
 	int n_offline;
 	bool is_new;
+	int32_t adding[16]; /* LeaderAndIsr only */
+	int n_adding;
+	int32_t removing[16];
+	int n_removing;
 };
 
 /* Registers broker id (rack may be NULL) under connect. NULL on failure. */

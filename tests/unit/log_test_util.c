@@ -100,7 +100,7 @@ int64_t lt_append(plog_t *plog, int nbatches, int recs, int vlen, int64_t ts,
 
 	lt_build_run(&b, nbatches, recs, vlen, ts, seq, &info);
 	ck_assert_int_eq(plog_append_leader(plog, b.data, b.len, &info, epoch,
-					    NULL, NULL, &res),
+					    NULL, NULL, NULL, &res),
 			 0);
 	ck_assert_int_eq(res.first_offset, leo);
 	ck_assert_int_eq(res.last_offset, leo + (int64_t)nbatches * recs - 1);

@@ -157,6 +157,106 @@ static void h_metadata(struct mock_broker *m, struct arena *a,
 	resp->metadata = mr;
 }
 
+/* Another writer's records after each partition of the request. */
+static void append_gap(struct mock_broker *m, const Fluxo__ProduceRequest *r)
+{
+	struct batch_builder bb = BATCH_BUILDER_INIT;
+
+	for (size_t i = 0; i < r->n_topics; i++) {
+		struct mock_topic *t = find_topic(m, r->topics[i]->name);
+
+		for (size_t j = 0; t && j < r->topics[i]->n_partitions; j++) {
+			int32_t pn = r->topics[i]->partitions[j]->partition;
+			struct mock_part *part;
+			uint8_t *dst;
+
+			if (pn < 0 || pn >= t->part_cnt)
+				continue;
+			part = &t->parts[pn];
+			batch_builder_begin(&bb, 0);
+			for (int k = 0; k < m->gap_after_close; k++)
+				batch_builder_add(&bb, 0, NULL, -1, "gap", 3,
+						  NULL, 0);
+			batch_builder_finish(&bb, -1, -1, -1, -1);
+			dst = buf_extend(&part->log, bb.out.len);
+			memcpy(dst, bb.out.data, bb.out.len);
+			batch_set_base_offset(dst, part->next_offset);
+			part->next_offset += m->gap_after_close;
+			part->batch_cnt++;
+		}
+	}
+	batch_builder_free(&bb);
+}
+
+/* Where the batch of producer pid starting at seq sits in the log. */
+static int64_t find_batch(const struct mock_part *part, int64_t pid,
+			  int32_t seq)
+{
+	for (size_t pos = 0; pos < part->log.len;) {
+		struct batch_header h;
+
+		batch_header_decode(part->log.data + pos, part->log.len - pos,
+				    &h);
+		if (h.producer_id == pid && h.base_sequence == seq)
+			return h.base_offset;
+		pos += batch_total_size(&h);
+	}
+	return -1;
+}
+
+/*
+ * The idempotence checks of a run (one producer, as the client sends
+ * them): a batch whose sequences are already in the log is a duplicate
+ * (its offset goes into ppr->batch_base_offsets, -1 marks new batches);
+ * otherwise it must follow on. Returns false with ppr->error set when the
+ * run is refused; updates the partition's producer on success.
+ */
+static bool check_sequences(struct mock_broker *m, struct arena *a,
+			    struct mock_part *part, const uint8_t *data,
+			    size_t len, const struct batch_run_info *info,
+			    Fluxo__ProducePartitionResponse *ppr)
+{
+	bool same = part->pid == info->producer_id;
+	int32_t last = same ? part->last_seq : -1;
+	int64_t *bases =
+	    arena_alloc(a, (size_t)info->batch_cnt * sizeof(*bases));
+	int dups = 0, k = 0;
+
+	for (size_t pos = 0; pos < len; k++) {
+		struct batch_header h;
+		int32_t hi;
+
+		batch_header_decode(data + pos, len - pos, &h);
+		pos += batch_total_size(&h);
+		hi = h.base_sequence + h.last_offset_delta;
+		bases[k] = -1;
+		if (same && hi <= part->last_seq) {
+			bases[k] =
+			    find_batch(part, h.producer_id, h.base_sequence);
+			if (bases[k] >= 0) {
+				dups++;
+				continue;
+			}
+		}
+		if (h.base_sequence != last + 1) {
+			ppr->error =
+			    FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
+			m->out_of_order++;
+			return false;
+		}
+		last = hi;
+	}
+	part->pid = info->producer_id;
+	if (last > part->last_seq || !same)
+		part->last_seq = last;
+	if (dups > 0) {
+		ppr->batch_base_offsets = bases;
+		ppr->n_batch_base_offsets = (size_t)info->batch_cnt;
+		m->duplicates += dups;
+	}
+	return true;
+}
+
 /* Returns false when no response must be sent (acks=0). */
 static bool h_produce(struct mock_broker *m, struct arena *a,
 		      const Fluxo__ProduceRequest *r, const uint8_t *payload,
@@ -212,42 +312,40 @@ static bool h_produce(struct mock_broker *m, struct arena *a,
 				continue;
 			}
 			part = &t->parts[pp->partition];
-			/* Idempotence as Kafka checks it: sequences must
-			 * follow on; an old one is a duplicate. */
-			if (info.producer_id >= 0) {
-				bool same = part->pid == info.producer_id;
-				int32_t want = same ? part->last_seq + 1 : 0;
-
-				if (same && info.base_sequence < want) {
-					ppr->error =
-					    FLUXO__ERROR_CODE__DUPLICATE_SEQUENCE_NUMBER;
-					continue;
-				}
-				if (info.base_sequence != want) {
-					ppr->error =
-					    FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER;
-					m->out_of_order++;
-					continue;
-				}
-				part->pid = info.producer_id;
-				part->last_seq = info.last_sequence;
-			}
-			ppr->base_offset = part->next_offset;
-			for (size_t pos = 0; pos < len;) {
+			/* Idempotence as the broker checks it, batch by
+			 * batch: sequences must follow on; a batch already
+			 * appended is answered with its offset. */
+			if (info.producer_id >= 0 &&
+			    !check_sequences(m, a, part, data, len, &info, ppr))
+				continue;
+			if (ppr->n_batch_base_offsets == 0)
+				ppr->base_offset = part->next_offset;
+			for (size_t pos = 0, k = 0; pos < len; k++) {
 				struct batch_header h;
 				size_t size;
 				uint8_t *dst;
 
 				batch_header_decode(data + pos, len - pos, &h);
 				size = batch_total_size(&h);
+				pos += size;
+				if (k < ppr->n_batch_base_offsets &&
+				    ppr->batch_base_offsets[k] >= 0)
+					continue; /* a duplicate */
+				if (k < ppr->n_batch_base_offsets)
+					ppr->batch_base_offsets[k] =
+					    part->next_offset;
 				dst = buf_extend(&part->log, size);
-				memcpy(dst, data + pos, size);
+				memcpy(dst, data + pos - size, size);
 				batch_set_base_offset(dst, part->next_offset);
 				batch_set_leader_epoch(dst, 0);
 				part->next_offset += h.last_offset_delta + 1;
 				part->batch_cnt++;
 				m->produce_batches++;
-				pos += size;
+			}
+			if (ppr->n_batch_base_offsets > 0) {
+				ppr->base_offset = ppr->batch_base_offsets[0];
+				if (ppr->n_batch_base_offsets == 1)
+					ppr->n_batch_base_offsets = 0;
 			}
 		}
 		pr->topics[pr->n_topics++] = tr;
@@ -890,6 +988,8 @@ static void serve_req(struct mock_broker *m, struct mconn *c,
 			close(c->fd);
 			c->fd = -1;
 			send = false;
+			if (m->gap_after_close > 0)
+				append_gap(m, req->produce);
 		}
 		break;
 	case FLUXO__REQUEST__BODY_FETCH:

@@ -72,6 +72,8 @@ struct mock_broker {
 	int produce_error_code;	  /* ... with this code */
 	int silent;		  /* answer nothing (request timeout tests) */
 	bool close_after_produce; /* drop the connection once */
+	int gap_after_close;	  /* ... then another writer appends this
+				   * many records to each partition */
 	int produce_delay_ms;
 	/* Statistics. */
 	int produce_requests;
@@ -80,6 +82,7 @@ struct mock_broker {
 	int metadata_requests;
 	int64_t next_pid;
 	int out_of_order; /* OUT_OF_ORDER_SEQUENCE_NUMBER answers */
+	int duplicates;	  /* batches answered as already appended */
 	int last_acks;
 	/* Cluster identity (mock_start sets node 1, controller 1). */
 	int32_t node_id;

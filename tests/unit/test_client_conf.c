@@ -1,8 +1,9 @@
 /*
  * test_client_conf.c - libfluxo's configuration: names and defaults,
  * refused names and values (with sentences naming them), properties
- * files, the cross-property rules, error names, and handle creation with
- * bad bootstrap lists.
+ * files, the cross-property rules (idempotence on by default and turned
+ * off by an explicit conflicting setting, as in Kafka 3.x), error names,
+ * and handle creation with bad bootstrap lists.
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/conf_int.h"
 #include "fluxo.h"
 
 static void expect(const fluxo_conf_t *c, const char *name, const char *want)
@@ -41,7 +43,7 @@ START_TEST(test_defaults)
 	expect(c, "delivery.timeout.ms", "120000");
 	expect(c, "max.in.flight.requests.per.connection", "5");
 	expect(c, "max.block.ms", "60000");
-	expect(c, "enable.idempotence", "false");
+	expect(c, "enable.idempotence", "true");
 	expect(c, "fetch.min.bytes", "1");
 	expect(c, "fetch.max.wait.ms", "500");
 	expect(c, "fetch.max.bytes", "52428800");
@@ -198,6 +200,99 @@ START_TEST(test_rules_and_bootstrap)
 }
 END_TEST
 
+/* A conf with bootstrap.servers and the given settings, finalized for a
+ * producer; returns finalize's result. */
+static int finalize(fluxo_conf_t *c, const char *const *kv, char *err,
+		    size_t err_size)
+{
+	ck_assert_int_eq(fluxo_conf_set(c, "bootstrap.servers", "127.0.0.1:1",
+					err, err_size),
+			 0);
+	for (; kv && kv[0]; kv += 2)
+		ck_assert_int_eq(fluxo_conf_set(c, kv[0], kv[1], err, err_size),
+				 0);
+	return client_conf_finalize(c, true, err, err_size);
+}
+
+START_TEST(test_idempotence_default)
+{
+	static const char *const acks1[] = {"acks", "1", NULL};
+	static const char *const acks0[] = {"acks", "0", NULL};
+	static const char *const acks_all[] = {"acks", "all", NULL};
+	static const char *const no_retries[] = {"retries", "0", NULL};
+	static const char *const inflight[] = {
+	    "max.in.flight.requests.per.connection", "10", NULL};
+	static const char *const off[] = {"enable.idempotence", "false", NULL};
+	static const char *const on_acks1[] = {"enable.idempotence", "true",
+					       "acks", "1", NULL};
+	static const char *const on_retries[] = {
+	    "retries", "0", "enable.idempotence", "true", NULL};
+	char err[512];
+	fluxo_conf_t *c;
+
+	/* Nothing set: idempotent, acks=all. */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, NULL, err, sizeof(err)), 0);
+	ck_assert(c->c.enable_idempotence);
+	ck_assert_int_eq(client_conf_acks(&c->c), -1);
+	fluxo_conf_destroy(c);
+	/* An explicit acks=1 or 0 turns it off (the console producer's
+	 * --request-required-acks 1). */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, acks1, err, sizeof(err)), 0);
+	ck_assert(!c->c.enable_idempotence);
+	ck_assert_int_eq(client_conf_acks(&c->c), 1);
+	fluxo_conf_destroy(c);
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, acks0, err, sizeof(err)), 0);
+	ck_assert(!c->c.enable_idempotence);
+	ck_assert_int_eq(client_conf_acks(&c->c), 0);
+	fluxo_conf_destroy(c);
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, acks_all, err, sizeof(err)), 0);
+	ck_assert(c->c.enable_idempotence);
+	fluxo_conf_destroy(c);
+	/* So do retries=0 and max.in.flight > 5; acks keeps its default. */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, no_retries, err, sizeof(err)), 0);
+	ck_assert(!c->c.enable_idempotence);
+	ck_assert_int_eq(client_conf_acks(&c->c), 1);
+	fluxo_conf_destroy(c);
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, inflight, err, sizeof(err)), 0);
+	ck_assert(!c->c.enable_idempotence);
+	fluxo_conf_destroy(c);
+	/* Explicitly off: acks keeps its default of 1. */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, off, err, sizeof(err)), 0);
+	ck_assert(!c->c.enable_idempotence);
+	ck_assert_int_eq(client_conf_acks(&c->c), 1);
+	fluxo_conf_destroy(c);
+	/* Explicitly on with a conflict: refused, whatever the order. */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, on_acks1, err, sizeof(err)),
+			 FLUXO_ERR__INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(err, "acks=all"));
+	fluxo_conf_destroy(c);
+	c = fluxo_conf_new();
+	ck_assert_int_eq(finalize(c, on_retries, err, sizeof(err)),
+			 FLUXO_ERR__INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(err, "retries"));
+	fluxo_conf_destroy(c);
+	/* fluxo_conf_dup keeps what was set explicitly. */
+	c = fluxo_conf_new();
+	ck_assert_int_eq(fluxo_conf_set(c, "acks", "1", err, sizeof(err)), 0);
+	{
+		fluxo_conf_t *d = fluxo_conf_dup(c);
+
+		ck_assert_int_eq(finalize(d, NULL, err, sizeof(err)), 0);
+		ck_assert(!d->c.enable_idempotence);
+		fluxo_conf_destroy(d);
+	}
+	fluxo_conf_destroy(c);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	ck_assert_str_eq(fluxo_err2name(FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION),
@@ -227,6 +322,7 @@ int main(void)
 	tcase_add_test(tc, test_set_and_refuse);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_rules_and_bootstrap);
+	tcase_add_test(tc, test_idempotence_default);
 	tcase_add_test(tc, test_errors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

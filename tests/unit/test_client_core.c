@@ -321,6 +321,7 @@ START_TEST(test_produce_reconnect)
 
 	set(c, "retry.backoff.ms", "10");
 	set(c, "reconnect.backoff.ms", "10");
+	set(c, "enable.idempotence", "false");
 	p = producer(c, d);
 	produce_n(p, "t1", 0, 10, 0);
 	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
@@ -373,6 +374,83 @@ START_TEST(test_produce_idempotent)
 		pthread_mutex_unlock(&mock.lock);
 		ck_assert_int_eq(seq, 1000);
 	}
+	fluxo_producer_destroy(p);
+	free(d);
+}
+END_TEST
+
+/* The value of the record at offset in the mock's t1/0, into out. */
+static void mock_value_at(int64_t offset, char *out, size_t size)
+{
+	struct mock_part *part = &mock.topics[0].parts[0];
+	struct batch_reader rd = BATCH_READER_INIT;
+	struct record rec;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&mock.lock);
+	for (size_t pos = 0; pos < part->log.len;) {
+		struct batch_header h;
+
+		batch_header_decode(part->log.data + pos, part->log.len - pos,
+				    &h);
+		if (offset >= h.base_offset &&
+		    offset <= batch_last_offset(&h)) {
+			ck_assert_int_eq(
+			    batch_reader_init(&rd, part->log.data + pos,
+					      batch_total_size(&h), 1 << 20),
+			    0);
+			while (batch_reader_next(&rd, &rec) == 1)
+				if (rec.offset == offset)
+					snprintf(out, size, "%.*s",
+						 (int)rec.value_len,
+						 (const char *)rec.value);
+			break;
+		}
+		pos += batch_total_size(&h);
+	}
+	pthread_mutex_unlock(&mock.lock);
+	batch_reader_free(&rd);
+}
+
+/*
+ * The default (idempotent) producer: the broker appends, then drops the
+ * connection before answering, and another writer appends right after.
+ * The retries (the lost batches together with newer ones in one run) are
+ * recognised as duplicates: every record is in the log once and reported
+ * at its real offset, also when the offsets of a run are not consecutive
+ * (the broker's per-batch offsets).
+ */
+START_TEST(test_produce_idempotent_reconnect)
+{
+	struct drs *d = calloc(1, sizeof(*d));
+	fluxo_conf_t *c = conf_for(&mock);
+	fluxo_producer_t *p;
+	char want[64], got[64];
+
+	set(c, "retry.backoff.ms", "10");
+	set(c, "reconnect.backoff.ms", "10");
+	set(c, "batch.size", "300");
+	p = producer(c, d);
+	produce_n(p, "t1", 0, 10, 0);
+	ck_assert_int_eq(fluxo_producer_flush(p, 5000), 0);
+	ck_assert_int_eq(locked(&mock.last_acks), -1);
+	for (int round = 0; round < 4; round++) {
+		pthread_mutex_lock(&mock.lock);
+		mock.close_after_produce = true;
+		mock.gap_after_close = round % 2 ? 7 : 0;
+		pthread_mutex_unlock(&mock.lock);
+		produce_n(p, "t1", 0, 200, 10 + round * 200);
+		ck_assert_int_eq(fluxo_producer_flush(p, 10000), 0);
+	}
+	ck_assert_int_eq(d->failed, 0);
+	ck_assert_int_eq(d->ok, 810);
+	ck_assert_int_eq(mock_log_end(&mock, "t1", 0), 810 + 2 * 7);
+	for (int i = 0; i < 810; i++) {
+		snprintf(want, sizeof(want), "value-%06d", i);
+		mock_value_at(d->offsets[0][i], got, sizeof(got));
+		ck_assert_str_eq(got, want);
+	}
+	ck_assert_int_gt(locked(&mock.duplicates), 0);
 	fluxo_producer_destroy(p);
 	free(d);
 }
@@ -973,6 +1051,7 @@ int main(void)
 	tcase_add_test(tc, test_produce_reconnect);
 	tcase_add_test(tc, test_produce_idempotent);
 	tcase_add_test(tc, test_produce_idempotent_retry);
+	tcase_add_test(tc, test_produce_idempotent_reconnect);
 	tcase_add_test(tc, test_produce_unknown_topic);
 	tcase_add_test(tc, test_produce_codecs);
 	tcase_add_test(tc, test_consume_seek);

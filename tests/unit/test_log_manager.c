@@ -384,7 +384,7 @@ START_TEST(test_delete_in_background)
 
 		lt_build_run(&b, 1, 1, 1, now_ms, &seq, &info);
 		ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0,
-						    NULL, NULL, NULL),
+						    NULL, NULL, NULL, NULL),
 				 ERR_STATE);
 		buf_free(&b);
 	}

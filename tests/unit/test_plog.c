@@ -484,9 +484,9 @@ START_TEST(test_enospc_leaves_log_usable)
 	size = lt_file_size(path);
 	lt_build_run(&b, 2, 4, 30, now_ms, &seq, &info);
 	atomic_store(&fail_after, 100); /* a short write, then full */
-	ck_assert_int_eq(
-	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
-	    ERR_NOSPACE);
+	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
+					    NULL, NULL, &res),
+			 ERR_NOSPACE);
 	ck_assert_int_eq(plog_leo(p), 12);
 	ck_assert_int_eq(lt_file_size(path), size);
 	ck_assert_int_eq(plog_size_bytes(p), size);
@@ -495,9 +495,9 @@ START_TEST(test_enospc_leaves_log_usable)
 	seq = 12;
 	buf_reset(&b);
 	lt_build_run(&b, 2, 4, 30, now_ms, &seq, &info);
-	ck_assert_int_eq(
-	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
-	    0);
+	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
+					    NULL, NULL, &res),
+			 0);
 	ck_assert_int_eq(res.first_offset, 12);
 	ck_assert_int_eq(lt_read_all(p, 0, 20, 1 << 20, 0, NULL), 20);
 	buf_free(&b);
@@ -528,12 +528,12 @@ START_TEST(test_append_hook)
 
 	lt_build_run(&b, 1, 5, 10, now_ms, &seq, &info);
 	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0,
-					    refuse_hook, &calls, NULL),
+					    refuse_hook, &calls, NULL, NULL),
 			 0);
 	buf_reset(&b);
 	lt_build_run(&b, 1, 5, 10, now_ms, &seq, &info);
 	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0,
-					    refuse_hook, &calls, NULL),
+					    refuse_hook, &calls, NULL, NULL),
 			 ERR_INVAL);
 	ck_assert_int_eq(calls, 2);
 	ck_assert_int_eq(plog_leo(p), 5);
@@ -614,9 +614,9 @@ START_TEST(test_log_append_time)
 	conf.message_timestamp_type = TS_TYPE_LOG_APPEND_TIME;
 	p = open_log();
 	lt_build_run(&b, 1, 3, 10, 5, &seq, &info);
-	ck_assert_int_eq(
-	    plog_append_leader(p, b.data, b.len, &info, 0, NULL, NULL, &res),
-	    0);
+	ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0, NULL,
+					    NULL, NULL, &res),
+			 0);
 	ck_assert_int_eq(res.append_time, now_ms);
 	ck_assert_int_eq(plog_read(p, 0, sizeof(data), -1, false, &sl), 0);
 	ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
@@ -691,7 +691,7 @@ START_TEST(test_group_commit)
 
 		lt_build_run(&b, 1, 2, 10, now_ms, &seq, &info);
 		ck_assert_int_eq(plog_append_leader(p, b.data, b.len, &info, 0,
-						    NULL, NULL, &res),
+						    NULL, NULL, NULL, &res),
 				 0);
 		ck_assert(res.flush_requested);
 		buf_free(&b);

@@ -160,6 +160,10 @@ START_TEST(test_topic_versions)
 	    "{\"version\":3,\"topic_id\":\"vHo2b1bXQmePzwVA4qYn2A\","
 	    "\"partitions\":{\"0\":[0]},\"adding_replicas\":{},"
 	    "\"removing_replicas\":{}}";
+	const char *orig =
+	    "{\"version\":2,\"partitions\":{\"0\":[5],\"1\":[2,3,1]},"
+	    "\"adding_replicas\":{\"1\":[3]},\"removing_replicas\":{\"1\":[1]},"
+	    "\"original_replicas\":{\"1\":[1,2]}}";
 	struct zk_topic_assign a;
 	char *js;
 
@@ -191,6 +195,22 @@ START_TEST(test_topic_versions)
 	ck_assert_str_eq(js, v3);
 	free(js);
 	zkdata_topic_free(&a);
+
+	/* fluxo's original_replicas: kept, and left out when empty. */
+	DEC_OK(zkdata_topic_decode(orig, strlen(orig), &a, errstr,
+				   sizeof(errstr)));
+	ck_assert_int_eq(a.original[0].n, 0);
+	ck_assert_int_eq(a.original[1].n, 2);
+	ck_assert_int_eq(a.original[1].ids[0], 1);
+	ck_assert_int_eq(a.original[1].ids[1], 2);
+	js = zkdata_topic_encode(&a);
+	ck_assert_str_eq(js, orig);
+	free(js);
+	zkdata_replicas_set(&a.original[1], NULL, 0);
+	js = zkdata_topic_encode(&a);
+	ck_assert_ptr_null(strstr(js, "original"));
+	free(js);
+	zkdata_topic_free(&a);
 }
 END_TEST
 
@@ -211,6 +231,8 @@ START_TEST(test_topic_bad)
 	    "{\"partitions\":{\"0\":[1]}}",
 	    "{\"version\":2,\"partitions\":{\"0\":[1]},"
 	    "\"adding_replicas\":{\"1\":[2]}}",
+	    "{\"version\":2,\"partitions\":{\"0\":[1]},"
+	    "\"original_replicas\":{\"0\":[2,2]}}",
 	    "{\"version\":2,\"partitions\":{\"0\":[1]},\"partitions\":{}}",
 	    "[1,2]",
 	    "",
