@@ -8,13 +8,18 @@
  * this broker's cache. A client told "created" can therefore produce at
  * once, to any broker that got the same update.
  *
- * DescribeConfigs reports every topic setting with its effective value
- * and where it comes from (the topic's override, server.properties, or
- * the built-in default), like Kafka's.
+ * DescribeConfigs reports every setting with its effective value and
+ * where it comes from, like Kafka's: a topic's override, this broker's
+ * dynamic setting (/config/brokers/<id>), the cluster's dynamic default
+ * (/config/brokers/<default>), server.properties, or the built-in
+ * default; with include_synonyms, every one of those layers that sets a
+ * value, the one in effect first. Dynamic values are read from
+ * ZooKeeper at each request, so a describe right after an alter shows it.
  */
 #include "config.h"
 #include "admin.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,16 +335,175 @@ static char *pool_dup(struct strpool *p, const char *s)
 	return p->v[p->n++];
 }
 
+/*
+ * The dynamic broker layers of /config/brokers: this broker's own node and
+ * the cluster default. A value counts only for a dynamic setting, as in
+ * admin_apply_broker_config().
+ */
+struct dyn_layers {
+	struct zk_entity_config broker; /* /config/brokers/<id> */
+	struct zk_entity_config deflt;	/* /config/brokers/<default> */
+};
+
+static int read_dyn_layers(struct broker *b, struct dyn_layers *l, char *errstr,
+			   size_t errstr_size)
+{
+	char idstr[16];
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(idstr, sizeof(idstr), "%d", b->conf.broker_id);
+	rc = admin_read_config(b->zk, "brokers", idstr, &l->broker, errstr,
+			       errstr_size);
+	if (rc == FLUXO__ERROR_CODE__NONE)
+		rc = admin_read_config(b->zk, "brokers", "<default>", &l->deflt,
+				       errstr, errstr_size);
+	return rc;
+}
+
+static void free_dyn_layers(struct dyn_layers *l)
+{
+	zkdata_config_free(&l->broker);
+	zkdata_config_free(&l->deflt);
+}
+
+/* A setting's value at every layer that sets one, the effective first.
+ * Names are static; values live in the request's string pool. */
+#define MAX_LAYERS 5
+struct layers {
+	const char *name[MAX_LAYERS];
+	const char *value[MAX_LAYERS];
+	Fluxo__ConfigSource source[MAX_LAYERS];
+	int n;
+};
+
+static void layer_add(struct layers *ls, struct strpool *pool, const char *name,
+		      const char *value, Fluxo__ConfigSource source)
+{
+	if (ls->n < MAX_LAYERS && value) {
+		ls->name[ls->n] = name;
+		ls->value[ls->n] = pool_dup(pool, value);
+		ls->source[ls->n] = source;
+		ls->n++;
+	}
+}
+
+/*
+ * The value of a setting whose default is derived from another one
+ * (log.retention.ms from log.retention.hours, ...), as this broker
+ * computed it from server.properties. Returns false for any other
+ * setting without a default of its own: it then has no value to show.
+ */
+static bool derived_value(struct broker *b, const char *name, char *out,
+			  size_t out_size)
+{
+	int64_t v;
+
+	if (strcmp(name, "log.retention.ms") == 0)
+		v = broker_conf_retention_ms(&b->conf);
+	else if (strcmp(name, "log.roll.ms") == 0)
+		v = broker_conf_roll_ms(&b->conf);
+	else if (strcmp(name, "log.roll.jitter.ms") == 0)
+		v = broker_conf_roll_jitter_ms(&b->conf);
+	else
+		return false;
+	snprintf(out, out_size, "%" PRId64, v);
+	return true;
+}
+
+/*
+ * The broker layers of setting d, in Kafka's precedence: dynamic
+ * per-broker, dynamic cluster default, server.properties, built-in
+ * default.
+ */
+static void broker_layers(struct broker *b, const struct dyn_layers *l,
+			  const struct conf_def *d, struct strpool *pool,
+			  struct layers *ls)
+{
+	bool set = broker_conf_is_set(&b->conf, d->name);
+	char val[1024];
+
+	if (d->flags & CONF_F_DYNAMIC) {
+		layer_add(ls, pool, d->name,
+			  zkdata_config_get(&l->broker, d->name),
+			  FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_BROKER_CONFIG);
+		layer_add(
+		    ls, pool, d->name, zkdata_config_get(&l->deflt, d->name),
+		    FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
+	}
+	if (set)
+		layer_add(ls, pool, d->name,
+			  conf_get(d, &b->conf, val, sizeof(val)),
+			  FLUXO__CONFIG_SOURCE__SOURCE_STATIC_BROKER_CONFIG);
+	if (d->dflt)
+		layer_add(ls, pool, d->name, d->dflt,
+			  FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG);
+	else if (!set && derived_value(b, d->name, val, sizeof(val)))
+		layer_add(ls, pool, d->name, val,
+			  FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG);
+}
+
+static Fluxo__DescribedConfig *new_described(const char *name)
+{
+	Fluxo__DescribedConfig *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		fatal("admin", "out of memory");
+	fluxo__described_config__init(c);
+	c->name = (char *)name;
+	return c;
+}
+
+/*
+ * Fills c's value, source and (when asked) synonyms from ls. A secret
+ * setting's value is never sent.
+ */
+static void set_layers(Fluxo__DescribedConfig *c, const struct layers *ls,
+		       bool synonyms, bool secret)
+{
+	if (ls->n > 0) {
+		c->value = secret ? "" : (char *)ls->value[0];
+		c->source = ls->source[0];
+	}
+	if (!synonyms)
+		return;
+	c->synonyms = calloc((size_t)ls->n + 1, sizeof(*c->synonyms));
+	if (!c->synonyms)
+		fatal("admin", "out of memory");
+	for (int i = 0; i < ls->n; i++) {
+		Fluxo__ConfigSynonym *s = malloc(sizeof(*s));
+
+		if (!s)
+			fatal("admin", "out of memory");
+		fluxo__config_synonym__init(s);
+		s->name = (char *)ls->name[i];
+		s->value = secret ? "" : (char *)ls->value[i];
+		s->source = ls->source[i];
+		c->synonyms[c->n_synonyms++] = s;
+	}
+}
+
+static void free_described(Fluxo__DescribedConfig *c)
+{
+	for (size_t k = 0; k < c->n_synonyms; k++)
+		free(c->synonyms[k]);
+	free(c->synonyms);
+	free(c);
+}
+
 static void describe_topic(struct broker *b,
+			   const Fluxo__DescribeConfigsRequest *dr,
 			   const Fluxo__DescribeConfigsResource *r,
-			   bool with_doc, Fluxo__DescribeConfigsResult *res,
+			   Fluxo__DescribeConfigsResult *res,
 			   struct strpool *pool)
 {
 	struct zk_entity_config zc = { 0 };
+	struct dyn_layers dl;
 	struct topic_conf tc;
 	char errstr[256];
 	size_t n = 0, cap = 0;
 
+	memset(&dl, 0, sizeof(dl));
 	for (const struct conf_def *d = topic_conf_table; d->name; d++)
 		cap++;
 	if (!topic_exists(b, r->name)) {
@@ -350,57 +514,77 @@ static void describe_topic(struct broker *b,
 		return;
 	}
 	if (admin_read_config(b->zk, "topics", r->name, &zc, errstr,
-			      sizeof(errstr)) != FLUXO__ERROR_CODE__NONE) {
+			      sizeof(errstr)) != FLUXO__ERROR_CODE__NONE ||
+	    read_dyn_layers(b, &dl, errstr, sizeof(errstr)) !=
+		FLUXO__ERROR_CODE__NONE) {
+		zkdata_config_free(&zc);
+		free_dyn_layers(&dl);
 		res->error = FLUXO__ERROR_CODE__REQUEST_TIMED_OUT;
 		res->error_message = pool_dup(pool, errstr);
 		return;
 	}
-	broker_topic_defaults(b, &tc);
+	if (broker_topic_defaults(b, &tc) < 0)
+		fatal("admin", "out of memory");
 	res->configs = calloc(cap + 1, sizeof(*res->configs));
 	if (!res->configs)
 		fatal("admin", "out of memory");
 	for (const struct conf_def *d = topic_conf_table; d->name; d++) {
-		Fluxo__DescribedConfig *c;
-		const char *ov = zkdata_config_get(&zc, d->name);
 		const char *bkey = topic_conf_broker_key(d->name);
+		const struct conf_def *bd =
+		    bkey ? conf_find(broker_conf_table, bkey) : NULL;
+		struct layers ls = {.n = 0};
+		Fluxo__DescribedConfig *c;
 		char val[512];
 
 		if (!wanted(r, d->name))
 			continue;
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			fatal("admin", "out of memory");
-		fluxo__described_config__init(c);
-		c->name = (char *)d->name;
-		if (ov) {
-			c->value = pool_dup(pool, ov);
-			c->source = FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG;
-		} else {
-			c->value = pool_dup(pool, conf_get(d, &tc, val,
-							   sizeof(val)));
-			c->source = bkey && broker_conf_is_set(&b->conf, bkey)
-					    ? FLUXO__CONFIG_SOURCE__SOURCE_STATIC_BROKER_CONFIG
-					    : FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+		c = new_described(d->name);
+		layer_add(&ls, pool, d->name, zkdata_config_get(&zc, d->name),
+			  FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG);
+		if (bd)
+			broker_layers(b, &dl, bd, pool, &ls);
+		else
+			layer_add(&ls, pool, d->name, d->dflt,
+				  FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG);
+		set_layers(c, &ls, dr->include_synonyms, false);
+		/* Without an override, the value in effect is the topic
+		 * default this broker derived from its layers. */
+		if (c->source != FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG) {
+			c->value =
+			    pool_dup(pool, conf_get(d, &tc, val, sizeof(val)));
+			if (ls.n == 0)
+				c->source =
+				    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
 		}
-		if (with_doc && d->doc)
+		if (dr->include_documentation && d->doc)
 			c->documentation = (char *)d->doc;
 		res->configs[n++] = c;
 	}
 	res->n_configs = n;
 	topic_conf_free(&tc);
+	free_dyn_layers(&dl);
 	zkdata_config_free(&zc);
 }
 
+/*
+ * A broker's settings: every setting with the value of its first layer
+ * (dynamic ones from /config/brokers, as this broker applies them). The
+ * cluster default (name "" or "<default>") lists only what
+ * /config/brokers/<default> sets, as Kafka does.
+ */
 static void describe_broker(struct broker *b,
+			    const Fluxo__DescribeConfigsRequest *dr,
 			    const Fluxo__DescribeConfigsResource *r,
-			    bool with_doc, Fluxo__DescribeConfigsResult *res,
+			    Fluxo__DescribeConfigsResult *res,
 			    struct strpool *pool)
 {
-	char idstr[16], val[1024];
+	bool deflt = !r->name || !*r->name || strcmp(r->name, "<default>") == 0;
+	struct dyn_layers dl;
+	char idstr[16], errstr[256];
 	size_t n = 0, cap = 0;
 
 	snprintf(idstr, sizeof(idstr), "%d", b->conf.broker_id);
-	if (r->name && *r->name && strcmp(r->name, idstr) != 0) {
+	if (!deflt && strcmp(r->name, idstr) != 0) {
 		char msg[160];
 
 		res->error = FLUXO__ERROR_CODE__INVALID_REQUEST;
@@ -411,33 +595,47 @@ static void describe_broker(struct broker *b,
 		res->error_message = pool_dup(pool, msg);
 		return;
 	}
+	if (read_dyn_layers(b, &dl, errstr, sizeof(errstr)) !=
+	    FLUXO__ERROR_CODE__NONE) {
+		free_dyn_layers(&dl);
+		res->error = FLUXO__ERROR_CODE__REQUEST_TIMED_OUT;
+		res->error_message = pool_dup(pool, errstr);
+		return;
+	}
 	for (const struct conf_def *d = broker_conf_table; d->name; d++)
 		cap++;
 	res->configs = calloc(cap + 1, sizeof(*res->configs));
 	if (!res->configs)
 		fatal("admin", "out of memory");
 	for (const struct conf_def *d = broker_conf_table; d->name; d++) {
+		bool secret = (d->flags & CONF_F_SECRET) != 0;
+		struct layers ls = {.n = 0};
 		Fluxo__DescribedConfig *c;
 
 		if ((d->flags & CONF_F_INTERNAL) || !wanted(r, d->name))
 			continue;
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			fatal("admin", "out of memory");
-		fluxo__described_config__init(c);
-		c->name = (char *)d->name;
-		c->value = pool_dup(pool, conf_get(d, &b->conf, val,
-						   sizeof(val)));
+		if (deflt) {
+			if (!(d->flags & CONF_F_DYNAMIC))
+				continue;
+			layer_add(
+			    &ls, pool, d->name,
+			    zkdata_config_get(&dl.deflt, d->name),
+			    FLUXO__CONFIG_SOURCE__SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
+			if (ls.n == 0)
+				continue;
+		} else {
+			broker_layers(b, &dl, d, pool, &ls);
+		}
+		c = new_described(d->name);
+		set_layers(c, &ls, dr->include_synonyms, secret);
 		c->read_only = !(d->flags & CONF_F_DYNAMIC);
-		c->is_sensitive = (d->flags & CONF_F_SECRET) != 0;
-		c->source = broker_conf_is_set(&b->conf, d->name)
-				    ? FLUXO__CONFIG_SOURCE__SOURCE_STATIC_BROKER_CONFIG
-				    : FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
-		if (with_doc && d->doc)
+		c->is_sensitive = secret;
+		if (dr->include_documentation && d->doc)
 			c->documentation = (char *)d->doc;
 		res->configs[n++] = c;
 	}
 	res->n_configs = n;
+	free_dyn_layers(&dl);
 }
 
 static void describe_configs(struct admin_task *at, const Fluxo__Request *req)
@@ -461,11 +659,9 @@ static void describe_configs(struct admin_task *at, const Fluxo__Request *req)
 		res[i].type = r->type;
 		res[i].name = r->name;
 		if (r->type == FLUXO__RESOURCE_TYPE__RESOURCE_TOPIC)
-			describe_topic(at->b, r, dr->include_documentation,
-				       &res[i], &pool);
+			describe_topic(at->b, dr, r, &res[i], &pool);
 		else if (r->type == FLUXO__RESOURCE_TYPE__RESOURCE_BROKER)
-			describe_broker(at->b, r, dr->include_documentation,
-					&res[i], &pool);
+			describe_broker(at->b, dr, r, &res[i], &pool);
 		else {
 			res[i].error = FLUXO__ERROR_CODE__INVALID_REQUEST;
 			res[i].error_message =
@@ -480,7 +676,7 @@ static void describe_configs(struct admin_task *at, const Fluxo__Request *req)
 	deferred_respond_async(at->d, &resp);
 	for (size_t i = 0; i < dr->n_resources; i++) {
 		for (size_t j = 0; j < res[i].n_configs; j++)
-			free(res[i].configs[j]);
+			free_described(res[i].configs[j]);
 		free(res[i].configs);
 	}
 	for (size_t i = 0; i < pool.n; i++)

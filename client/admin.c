@@ -6,7 +6,8 @@
  * waits for the answer within its timeout (timeout_ms <= 0 means
  * default.api.timeout.ms). Topic requests go to any broker (the broker
  * forwards to the controller's ZooKeeper state); offset lookups go to the
- * partition's leader; broker configs to that broker. Calls that change
+ * partition's leader; a broker's configs to that broker (only it knows
+ * its server.properties; see config_target). Calls that change
  * topics then poll Metadata until the change is visible, so a tool that
  * creates a topic and produces right after finds it.
  *
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin_int.h"
 #include "client_int.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -29,41 +31,28 @@
 /* Metadata answers denying a topic before a lookup gives up on it. */
 #define ADMIN_DENIALS 3
 
-struct fluxo_admin {
-	struct client cl;
-};
+char admin_scratch_err[1];
 
-static int64_t deadline_of(struct fluxo_admin *a, int timeout_ms)
+int64_t admin_deadline(struct fluxo_admin *a, int timeout_ms)
 {
 	return clock_mono_ms() + (timeout_ms > 0
 				      ? timeout_ms
 				      : a->cl.conf.default_api_timeout_ms);
 }
 
-static int left_ms(int64_t deadline)
+int admin_left_ms(int64_t deadline)
 {
 	int64_t left = deadline - clock_mono_ms();
 
 	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
-static char scratch_err[1];
-
-#define ERRBUF(e, n)                                                           \
-	do {                                                                   \
-		if (!(e) || (n) == 0) {                                        \
-			(e) = scratch_err;                                     \
-			(n) = sizeof(scratch_err);                             \
-		}                                                              \
-		(e)[0] = '\0';                                                 \
-	} while (0)
-
 fluxo_admin_t *fluxo_admin_new(fluxo_conf_t *conf, char *errstr,
 			       size_t errstr_size)
 {
 	struct fluxo_admin *a;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!conf) {
 		client_fmt(errstr, errstr_size, "fluxo_admin_new: no conf");
 		return NULL;
@@ -93,18 +82,17 @@ void fluxo_admin_destroy(fluxo_admin_t *a)
 	free(a);
 }
 
-/* Sends head and checks that the answer has the expected body. */
-static int call(struct fluxo_admin *a, Fluxo__Request *head, int32_t broker,
-		int64_t deadline, Fluxo__Response__BodyCase body,
-		struct resp **respp, char *errstr, size_t errstr_size)
+int admin_call(struct fluxo_admin *a, Fluxo__Request *head, int32_t broker,
+	       int64_t deadline, Fluxo__Response__BodyCase body,
+	       struct resp **respp, char *errstr, size_t errstr_size)
 {
 	int rc;
 
-	if (left_ms(deadline) <= 0) {
+	if (admin_left_ms(deadline) <= 0) {
 		client_fmt(errstr, errstr_size, "timed out");
 		return FLUXO_ERR__TIMED_OUT;
 	}
-	rc = client_call(&a->cl, head, NULL, 0, broker, left_ms(deadline),
+	rc = client_call(&a->cl, head, NULL, 0, broker, admin_left_ms(deadline),
 			 respp, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -132,8 +120,9 @@ static int metadata_raw(struct fluxo_admin *a, const char *const *topics,
 	mr.allow_auto_topic_creation = false;
 	head.body_case = FLUXO__REQUEST__BODY_METADATA;
 	head.metadata = &mr;
-	return call(a, &head, CLIENT_ANY_BROKER, deadline,
-		    FLUXO__RESPONSE__BODY_METADATA, respp, errstr, errstr_size);
+	return admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
+			  FLUXO__RESPONSE__BODY_METADATA, respp, errstr,
+			  errstr_size);
 }
 
 /* ------------------------------------------------------------ metadata */
@@ -299,13 +288,13 @@ int fluxo_admin_metadata(fluxo_admin_t *a, const char *const *topics,
 	struct resp *resp = NULL;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !mdp || (topic_cnt && !topics)) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
 	}
 	*mdp = NULL;
-	rc = metadata_raw(a, topics, topic_cnt, deadline_of(a, timeout_ms),
+	rc = metadata_raw(a, topics, topic_cnt, admin_deadline(a, timeout_ms),
 			  &resp, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -392,17 +381,19 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 	int32_t parts;
 	int rc = FLUXO_ERR__NOMEM;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !t || !t->name || !*t->name ||
 	    (t->config_cnt && (!t->config_names || !t->config_values)) ||
 	    (t->assignment && (!t->assignment_cnt || t->num_partitions <= 0))) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
 	}
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	ct.name = (char *)t->name;
-	ct.num_partitions = t->num_partitions;
-	ct.replication_factor = t->replication_factor;
+	/* With an explicit assignment the counts follow from it, and the
+	 * broker (as Kafka's) refuses a request that also sets them. */
+	ct.num_partitions = t->assignment ? -1 : t->num_partitions;
+	ct.replication_factor = t->assignment ? -1 : t->replication_factor;
 	if (t->config_cnt) {
 		ce = calloc(t->config_cnt, sizeof(*ce));
 		cep = calloc(t->config_cnt, sizeof(*cep));
@@ -436,13 +427,13 @@ int fluxo_admin_create_topic(fluxo_admin_t *a, const fluxo_new_topic_t *t,
 	}
 	cr.topics = &ctp;
 	cr.n_topics = 1;
-	cr.timeout_ms = left_ms(deadline);
+	cr.timeout_ms = admin_left_ms(deadline);
 	cr.validate_only = validate_only;
 	head.body_case = FLUXO__REQUEST__BODY_CREATE_TOPICS;
 	head.create_topics = &cr;
-	rc = call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_CREATE_TOPICS, &resp, errstr,
-		  errstr_size);
+	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
+			FLUXO__RESPONSE__BODY_CREATE_TOPICS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		goto out_free;
 	if (resp->head->create_topics->n_topics < 1) {
@@ -513,21 +504,21 @@ int fluxo_admin_delete_topic(fluxo_admin_t *a, const char *name, int timeout_ms,
 	int64_t deadline;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !name || !*name) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
 	}
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	names[0] = (char *)name;
 	dr.names = names;
 	dr.n_names = 1;
-	dr.timeout_ms = left_ms(deadline);
+	dr.timeout_ms = admin_left_ms(deadline);
 	head.body_case = FLUXO__REQUEST__BODY_DELETE_TOPICS;
 	head.delete_topics = &dr;
-	rc = call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_DELETE_TOPICS, &resp, errstr,
-		  errstr_size);
+	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
+			FLUXO__RESPONSE__BODY_DELETE_TOPICS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
@@ -553,22 +544,22 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
 	int64_t deadline;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !name || !*name || new_total <= 0) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
 	}
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	ct.name = (char *)name;
 	ct.count = new_total;
 	cr.topics = &ctp;
 	cr.n_topics = 1;
-	cr.timeout_ms = left_ms(deadline);
+	cr.timeout_ms = admin_left_ms(deadline);
 	head.body_case = FLUXO__REQUEST__BODY_CREATE_PARTITIONS;
 	head.create_partitions = &cr;
-	rc = call(a, &head, CLIENT_ANY_BROKER, deadline,
-		  FLUXO__RESPONSE__BODY_CREATE_PARTITIONS, &resp, errstr,
-		  errstr_size);
+	rc = admin_call(a, &head, CLIENT_ANY_BROKER, deadline,
+			FLUXO__RESPONSE__BODY_CREATE_PARTITIONS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		return rc;
 	rc = topic_result((const Fluxo__TopicResult *const *)
@@ -584,32 +575,95 @@ int fluxo_admin_create_partitions(fluxo_admin_t *a, const char *name,
 
 /* ------------------------------------------------------------ configs */
 
+int admin_md_fresh(struct fluxo_admin *a, int64_t deadline, char *errstr,
+		   size_t errstr_size)
+{
+	struct client *cl = &a->cl;
+	uint64_t seen, rounds;
+	int rc = 0;
+
+	pthread_mutex_lock(&cl->md_lock);
+	seen = cl->md_responses;
+	rounds = cl->down_rounds;
+	client_md_refresh_locked(cl, NULL);
+	while (cl->md_responses == seen) {
+		if (cl->down_rounds != rounds) {
+			client_fmt(errstr, errstr_size, "%s", cl->down_errstr);
+			rc = FLUXO_ERR__TRANSPORT;
+			break;
+		}
+		if (clock_mono_ms() >= deadline) {
+			client_fmt(errstr, errstr_size,
+				   "timed out waiting for cluster metadata");
+			rc = FLUXO_ERR__TIMED_OUT;
+			break;
+		}
+		client_cond_wait_until(&cl->md_cond, &cl->md_lock, deadline);
+	}
+	pthread_mutex_unlock(&cl->md_lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------ configs */
+
+/* True for "" and "<default>": the cluster-wide broker default. */
+static bool broker_default_name(const char *name)
+{
+	return !*name || strcmp(name, "<default>") == 0;
+}
+
+static bool broker_known(struct fluxo_admin *a, int32_t id)
+{
+	bool known;
+
+	pthread_mutex_lock(&a->cl.md_lock);
+	known = a->cl.md_known && md_broker_find(&a->cl.md, id) != NULL;
+	pthread_mutex_unlock(&a->cl.md_lock);
+	return known;
+}
+
 /*
- * Broker resources go to that broker when the client knows it (after any
- * metadata answer); everything else to any broker.
+ * Picks the broker a config request goes to (*target). Topics and the
+ * cluster default go to any broker. A broker's own settings go to that
+ * broker, since only it knows its server.properties: when the cached
+ * metadata does not list the id, fresh metadata is fetched once; an id
+ * still unknown then fails with BROKER_NOT_AVAILABLE when strict (a
+ * describe), or goes to any broker (a change, which any broker can write
+ * to ZooKeeper). Returns 0 or an error with errstr set.
  */
-static int32_t config_target(struct fluxo_admin *a, int type, const char *name,
-			     int64_t deadline)
+static int config_target(struct fluxo_admin *a, int type, const char *name,
+			 bool strict, int64_t deadline, int32_t *target,
+			 char *errstr, size_t errstr_size)
 {
 	char *end;
 	long id;
-	bool known = false;
+	int rc;
 
-	if (type != FLUXO_RESOURCE_BROKER)
-		return CLIENT_ANY_BROKER;
+	*target = CLIENT_ANY_BROKER;
+	if (type != FLUXO_RESOURCE_BROKER || broker_default_name(name))
+		return 0;
 	id = strtol(name, &end, 10);
-	if (*name == '\0' || *end != '\0' || id < 0 || id > INT32_MAX)
-		return CLIENT_ANY_BROKER;
-	pthread_mutex_lock(&a->cl.md_lock);
-	if (!a->cl.md_known)
-		client_md_refresh_locked(&a->cl, NULL);
-	while (!a->cl.md_known && clock_mono_ms() < deadline &&
-	       a->cl.down_rounds == 0)
-		client_cond_wait_until(&a->cl.md_cond, &a->cl.md_lock,
-				       deadline);
-	known = md_broker_find(&a->cl.md, (int32_t)id) != NULL;
-	pthread_mutex_unlock(&a->cl.md_lock);
-	return known ? (int32_t)id : CLIENT_ANY_BROKER;
+	if (*end != '\0' || id < 0 || id > INT32_MAX) {
+		client_fmt(errstr, errstr_size,
+			   "a broker is named by its id (e.g. \"1\"), or \"\" "
+			   "for the cluster-wide default; got \"%s\"",
+			   name);
+		return FLUXO_ERR__INVALID_ARG;
+	}
+	if (!broker_known(a, (int32_t)id)) {
+		rc = admin_md_fresh(a, deadline, errstr, errstr_size);
+		if (rc)
+			return rc;
+	}
+	if (broker_known(a, (int32_t)id)) {
+		*target = (int32_t)id;
+		return 0;
+	}
+	if (!strict)
+		return 0;
+	client_fmt(errstr, errstr_size,
+		   "broker %ld is not among the cluster's live brokers", id);
+	return FLUXO_ERR_BROKER_NOT_AVAILABLE;
 }
 
 void fluxo_config_entries_destroy(fluxo_config_entry_t *entries, size_t cnt)
@@ -620,6 +674,11 @@ void fluxo_config_entries_destroy(fluxo_config_entry_t *entries, size_t cnt)
 		free(entries[i].name);
 		free(entries[i].value);
 		free(entries[i].doc);
+		for (size_t j = 0; j < entries[i].synonym_cnt; j++) {
+			free(entries[i].synonyms[j].name);
+			free(entries[i].synonyms[j].value);
+		}
+		free(entries[i].synonyms);
 	}
 	free(entries);
 }
@@ -652,10 +711,11 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 	fluxo_config_entry_t *out = NULL;
 	struct resp *resp = NULL;
 	int64_t deadline;
+	int32_t target;
 	bool fail = false;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !entries || !cnt) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
@@ -665,17 +725,22 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 	rc = check_resource(resource_type, name, errstr, errstr_size);
 	if (rc)
 		return rc;
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	res.type = (Fluxo__ResourceType)resource_type;
 	res.name = (char *)name;
 	dr.resources = &resp_res;
 	dr.n_resources = 1;
 	dr.include_documentation = include_doc;
+	dr.include_synonyms = true;
 	head.body_case = FLUXO__REQUEST__BODY_DESCRIBE_CONFIGS;
 	head.describe_configs = &dr;
-	rc = call(a, &head, config_target(a, resource_type, name, deadline),
-		  deadline, FLUXO__RESPONSE__BODY_DESCRIBE_CONFIGS, &resp,
-		  errstr, errstr_size);
+	rc = config_target(a, resource_type, name, true, deadline, &target,
+			   errstr, errstr_size);
+	if (rc)
+		return rc;
+	rc = admin_call(a, &head, target, deadline,
+			FLUXO__RESPONSE__BODY_DESCRIBE_CONFIGS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		return rc;
 	if (resp->head->describe_configs->n_results < 1) {
@@ -710,6 +775,21 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 		out[i].is_sensitive = dc->is_sensitive;
 		if (include_doc && dc->documentation[0])
 			out[i].doc = str_dup(dc->documentation, &fail);
+		if (dc->n_synonyms)
+			out[i].synonyms =
+			    calloc(dc->n_synonyms, sizeof(*out[i].synonyms));
+		if (dc->n_synonyms && !out[i].synonyms)
+			fail = true;
+		for (size_t j = 0; out[i].synonyms && j < dc->n_synonyms; j++) {
+			const Fluxo__ConfigSynonym *cs = dc->synonyms[j];
+			fluxo_config_synonym_t *sy =
+			    &out[i].synonyms[out[i].synonym_cnt++];
+
+			sy->name = str_dup(cs->name, &fail);
+			if (!dc->is_sensitive)
+				sy->value = str_dup(cs->value, &fail);
+			sy->source = (fluxo_config_source_t)cs->source;
+		}
 	}
 	if (fail) {
 		fluxo_config_entries_destroy(out, r->n_configs);
@@ -742,9 +822,10 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 	struct resp *resp = NULL;
 	size_t n = set_cnt + delete_cnt;
 	int64_t deadline;
+	int32_t target;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || (set_cnt && (!set_names || !set_values)) ||
 	    (delete_cnt && !delete_names)) {
 		client_fmt(errstr, errstr_size, "invalid argument");
@@ -753,7 +834,7 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 	rc = check_resource(resource_type, name, errstr, errstr_size);
 	if (rc)
 		return rc;
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	if (n) {
 		ac = calloc(n, sizeof(*ac));
 		acp = calloc(n, sizeof(*acp));
@@ -784,9 +865,13 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 	ar.validate_only = validate_only;
 	head.body_case = FLUXO__REQUEST__BODY_ALTER_CONFIGS;
 	head.alter_configs = &ar;
-	rc = call(a, &head, config_target(a, resource_type, name, deadline),
-		  deadline, FLUXO__RESPONSE__BODY_ALTER_CONFIGS, &resp, errstr,
-		  errstr_size);
+	rc = config_target(a, resource_type, name, false, deadline, &target,
+			   errstr, errstr_size);
+	if (rc)
+		goto out_free;
+	rc = admin_call(a, &head, target, deadline,
+			FLUXO__RESPONSE__BODY_ALTER_CONFIGS, &resp, errstr,
+			errstr_size);
 	if (rc)
 		goto out_free;
 	if (resp->head->alter_configs->n_results < 1) {
@@ -824,14 +909,14 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 	int64_t deadline;
 	int rc;
 
-	ERRBUF(errstr, errstr_size);
+	ADMIN_ERRBUF(errstr, errstr_size);
 	if (!a || !topic || !*topic || partition < 0 || !offset ||
 	    spec < FLUXO_OFFSET_BEGINNING) {
 		client_fmt(errstr, errstr_size, "invalid argument");
 		return FLUXO_ERR__INVALID_ARG;
 	}
 	*offset = -1;
-	deadline = deadline_of(a, timeout_ms);
+	deadline = admin_deadline(a, timeout_ms);
 	lp.partition = partition;
 	lp.current_leader_epoch = -1;
 	lp.timestamp = spec;
@@ -872,9 +957,9 @@ int fluxo_admin_list_offset(fluxo_admin_t *a, const char *topic,
 				   topic, partition);
 			goto retry;
 		}
-		rc = call(a, &head, leader, deadline,
-			  FLUXO__RESPONSE__BODY_LIST_OFFSETS, &resp, errstr,
-			  errstr_size);
+		rc = admin_call(a, &head, leader, deadline,
+				FLUXO__RESPONSE__BODY_LIST_OFFSETS, &resp,
+				errstr, errstr_size);
 		if (rc)
 			goto retry;
 		r = resp->head->list_offsets;

@@ -419,6 +419,14 @@ typedef enum fluxo_config_source {
 	FLUXO_CONFIG_SOURCE_DEFAULT = 5,
 } fluxo_config_source_t;
 
+/* One layer that sets a value for a setting, under that layer's name for
+ * it (a topic's retention.ms is log.retention.ms at the broker layers). */
+typedef struct fluxo_config_synonym {
+	char *name;
+	char *value; /* NULL for sensitive settings */
+	fluxo_config_source_t source;
+} fluxo_config_synonym_t;
+
 typedef struct fluxo_config_entry {
 	char *name;
 	char *value;		/* NULL for sensitive settings */
@@ -426,12 +434,21 @@ typedef struct fluxo_config_entry {
 	bool read_only;
 	bool is_sensitive;
 	char *doc;		/* NULL unless asked for */
+	/* Every layer that sets the value, the one in effect first
+	 * (topic override, dynamic broker, dynamic default, static,
+	 * built-in default); NULL/0 from a broker that does not tell. */
+	fluxo_config_synonym_t *synonyms;
+	size_t synonym_cnt;
 } fluxo_config_entry_t;
 
 /*
  * Describes the settings of a topic or broker (resource_type
- * FLUXO_RESOURCE_*; a broker's name is its id in decimal). Returns 0 with
- * *entries (free with fluxo_config_entries_destroy) and *cnt.
+ * FLUXO_RESOURCE_*; a broker's name is its id in decimal, "" for the
+ * cluster-wide dynamic default, which lists only the settings it sets).
+ * A broker's settings are asked of that broker itself (only it knows its
+ * server.properties): an id the cluster metadata does not list fails
+ * with FLUXO_ERR_BROKER_NOT_AVAILABLE. Returns 0 with *entries (free
+ * with fluxo_config_entries_destroy) and *cnt.
  */
 int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 				 const char *name, bool include_doc,
@@ -440,7 +457,9 @@ int fluxo_admin_describe_configs(fluxo_admin_t *a, int resource_type,
 				 size_t errstr_size);
 void fluxo_config_entries_destroy(fluxo_config_entry_t *entries, size_t cnt);
 
-/* Sets and deletes settings of one resource, incrementally. */
+/* Sets and deletes settings of one resource, incrementally (a broker's
+ * name as for fluxo_admin_describe_configs; "" sets the cluster-wide
+ * default of dynamic broker settings). */
 int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 			      const char *name, const char *const *set_names,
 			      const char *const *set_values, size_t set_cnt,
@@ -448,6 +467,114 @@ int fluxo_admin_alter_configs(fluxo_admin_t *a, int resource_type,
 			      size_t delete_cnt, bool validate_only,
 			      int timeout_ms, char *errstr,
 			      size_t errstr_size);
+
+/* ---------------------------------------------- leaders and reassignments */
+
+/*
+ * These calls go to the controller: the client looks it up in fresh
+ * metadata and, when the broker it reached answers NOT_CONTROLLER (the
+ * office moved) or cannot be reached, looks again and retries every
+ * retry.backoff.ms until timeout_ms.
+ */
+
+typedef struct fluxo_topic_partition {
+	const char *topic;
+	int32_t partition;
+} fluxo_topic_partition_t;
+
+/* The outcome for one partition. */
+typedef struct fluxo_partition_result {
+	char *topic;
+	int32_t partition;
+	int err;      /* 0: done */
+	char *errstr; /* the broker's sentence, NULL when err is 0 */
+} fluxo_partition_result_t;
+
+/* Frees results of the calls below; NULL is fine. */
+void fluxo_partition_results_destroy(fluxo_partition_result_t *results,
+				     size_t cnt);
+
+#define FLUXO_ELECTION_PREFERRED 0 /* make replica[0] the leader */
+#define FLUXO_ELECTION_UNCLEAN                                                 \
+	1 /* elect any live replica of a                                       \
+	   * leaderless partition */
+
+/*
+ * Elects leaders (Kafka's ElectLeaders): election_type
+ * FLUXO_ELECTION_PREFERRED or FLUXO_ELECTION_UNCLEAN, for the listed
+ * partitions (partitions NULL / cnt 0: every partition of the cluster;
+ * the controller then leaves out those that need no election).
+ * Returns 0 with *results (sorted by topic and partition; free with
+ * fluxo_partition_results_destroy) and *result_cnt: each partition's err
+ * is 0 (the election happened), FLUXO_ERR_ELECTION_NOT_NEEDED (the right
+ * leader is already in place), FLUXO_ERR_PREFERRED_LEADER_NOT_AVAILABLE,
+ * FLUXO_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE,
+ * FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION, ... Otherwise returns the error
+ * that failed the whole request (FLUXO_ERR__TIMED_OUT, _TRANSPORT,
+ * FLUXO_ERR_NOT_CONTROLLER when no controller answered in time, ...)
+ * with errstr set.
+ */
+int fluxo_admin_elect_leaders(fluxo_admin_t *a, int election_type,
+			      const fluxo_topic_partition_t *partitions,
+			      size_t partition_cnt, int timeout_ms,
+			      fluxo_partition_result_t **results,
+			      size_t *result_cnt, char *errstr,
+			      size_t errstr_size);
+
+/* One change of a partition's replica set. */
+typedef struct fluxo_reassignment {
+	const char *topic;
+	int32_t partition;
+	const int32_t *replicas; /* the target set, preferred first */
+	int replica_cnt;
+	bool cancel; /* true: cancel the pending move
+		      * (replicas ignored) */
+} fluxo_reassignment_t;
+
+/*
+ * Starts (or cancels) partition reassignments (Kafka's
+ * AlterPartitionReassignments). The controller moves data in the
+ * background; fluxo_admin_list_reassignments() shows what is pending.
+ * Returns 0 with per-partition *results (as for elect_leaders; errors
+ * such as FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+ * FLUXO_ERR_INVALID_REPLICA_ASSIGNMENT,
+ * FLUXO_ERR_NO_REASSIGNMENT_IN_PROGRESS for a cancel), or the error of
+ * the whole request with errstr set.
+ */
+int fluxo_admin_alter_reassignments(fluxo_admin_t *a,
+				    const fluxo_reassignment_t *entries,
+				    size_t cnt, int timeout_ms,
+				    fluxo_partition_result_t **results,
+				    size_t *result_cnt, char *errstr,
+				    size_t errstr_size);
+
+/* A reassignment in progress. */
+typedef struct fluxo_ongoing_reassignment {
+	char *topic;
+	int32_t partition;
+	int32_t *replicas; /* the full current set (old and new) */
+	int replica_cnt;
+	int32_t *adding; /* being added */
+	int adding_cnt;
+	int32_t *removing; /* to be removed when the move completes */
+	int removing_cnt;
+} fluxo_ongoing_reassignment_t;
+
+/*
+ * Lists the reassignments in progress (Kafka's
+ * ListPartitionReassignments), for the partitions in filter
+ * (NULL / filter_cnt 0: all). Returns 0 with *list (sorted by topic and
+ * partition; free with fluxo_ongoing_reassignments_destroy) and *cnt, or
+ * an error with errstr set.
+ */
+int fluxo_admin_list_reassignments(fluxo_admin_t *a,
+				   const fluxo_topic_partition_t *filter,
+				   size_t filter_cnt, int timeout_ms,
+				   fluxo_ongoing_reassignment_t **list,
+				   size_t *cnt, char *errstr,
+				   size_t errstr_size);
+void fluxo_ongoing_reassignments_destroy(fluxo_ongoing_reassignment_t *list,
+					 size_t cnt);
 
 /*
  * Looks up an offset of a partition: spec FLUXO_OFFSET_END (log end),

@@ -158,6 +158,60 @@ out:
 	return cnt;
 }
 
+fluxo_admin_t *tool_admin_open(const struct tool_spec *spec,
+			       const char *bootstrap, const char *config_flag,
+			       const char *config_file, int timeout_ms,
+			       fluxo_conf_t **conf, fluxo_metadata_t **md)
+{
+	struct tool_props explicit_props = TOOL_PROPS_INIT;
+	fluxo_conf_t *c = NULL, *keep = NULL;
+	fluxo_admin_t *admin = NULL;
+	char errstr[512] = "";
+	int rc, probe_ms;
+
+	*conf = NULL;
+	*md = NULL;
+	if (tool_props_set(&explicit_props, "bootstrap.servers", bootstrap,
+			   "--bootstrap-server") != 0) {
+		tool_error(spec, "out of memory");
+		goto out;
+	}
+	c = tool_conf_build(spec, NULL, config_flag, config_file, NULL,
+			    &explicit_props);
+	if (!c)
+		goto out;
+	keep = fluxo_conf_dup(c);
+	if (!keep) {
+		tool_error(spec, "out of memory");
+		goto out;
+	}
+	admin = fluxo_admin_new(c, errstr, sizeof(errstr));
+	if (!admin) {
+		tool_usage_error(spec, "%s", errstr);
+		goto out;
+	}
+	c = NULL;
+	probe_ms = timeout_ms > 0 && timeout_ms < TOOL_CONNECT_TIMEOUT_MS
+		       ? timeout_ms
+		       : TOOL_CONNECT_TIMEOUT_MS;
+	rc = fluxo_admin_metadata(admin, NULL, 0, probe_ms, md, errstr,
+				  sizeof(errstr));
+	if (rc != 0) {
+		tool_report_client_error(spec, keep, "metadata", rc, errstr,
+					 probe_ms);
+		fluxo_admin_destroy(admin);
+		admin = NULL;
+		goto out;
+	}
+	*conf = keep;
+	keep = NULL;
+out:
+	fluxo_conf_destroy(c);
+	fluxo_conf_destroy(keep);
+	tool_props_free(&explicit_props);
+	return admin;
+}
+
 int tool_no_groups(const struct tool_spec *spec)
 {
 	return tool_usage_error(spec,

@@ -58,6 +58,22 @@ int tool_topic_partitions(const struct tool_spec *spec,
 			  const fluxo_conf_t *conf, const char *topic,
 			  int timeout_ms);
 
+/*
+ * What the admin tools (fluxo-configs, fluxo-leader-election, ...) do
+ * first: build a configuration from --bootstrap-server and an optional
+ * properties file (config_flag names it in messages), open an admin
+ * client, and check within TOOL_CONNECT_TIMEOUT_MS (or timeout_ms when
+ * shorter) that a broker answers, fetching the cluster's metadata (every
+ * topic). On success returns the client with *conf (a
+ * copy of its configuration, for error messages; caller destroys) and
+ * *md (caller destroys). On failure prints why (naming the address when
+ * no broker answers) and returns NULL.
+ */
+fluxo_admin_t *tool_admin_open(const struct tool_spec *spec,
+			       const char *bootstrap, const char *config_flag,
+			       const char *config_file, int timeout_ms,
+			       fluxo_conf_t **conf, fluxo_metadata_t **md);
+
 /* Fails with the release's message when --group is given to a consumer
  * tool. Returns TOOL_ERROR. */
 int tool_no_groups(const struct tool_spec *spec);

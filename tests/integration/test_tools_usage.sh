@@ -13,7 +13,8 @@ set -u
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 bindir="$top_builddir/tools"
 tools=(topics console-producer console-consumer producer-perf
-       consumer-perf verifiable-producer verifiable-consumer dump-log)
+       consumer-perf verifiable-producer verifiable-consumer dump-log
+       configs leader-election reassign-partitions cluster-info)
 
 for t in "${tools[@]}"; do
   if [ ! -x "$bindir/fluxo-$t" ]; then
@@ -48,6 +49,16 @@ declare -A key_flags=(
   [verifiable-consumer]="--bootstrap-server --topic --from-beginning
     --max-messages --partition --timeout-ms"
   [dump-log]="--files --print-data-log --verify"
+  [configs]="--bootstrap-server --command-config --entity-type
+    --entity-name --entity-default --topic --broker --broker-defaults
+    --describe --all --alter --add-config --delete-config"
+  [leader-election]="--bootstrap-server --admin.config --election-type
+    --all-topic-partitions --topic --partition --path-to-json-file"
+  [reassign-partitions]="--bootstrap-server --command-config --generate
+    --execute --verify --cancel --list --topics-to-move-json-file
+    --broker-list --disable-rack-aware --reassignment-json-file --throttle
+    --additional --preserve-throttles --timeout"
+  [cluster-info]="--bootstrap-server --command-config --json"
 )
 
 failures=0
@@ -149,6 +160,12 @@ run_unreachable consumer-perf --bootstrap-server "$addr" --topic t \
 run_unreachable verifiable-producer --bootstrap-server "$addr" --topic t \
   --max-messages 1
 run_unreachable verifiable-consumer --bootstrap-server "$addr" --topic t
+run_unreachable configs --bootstrap-server "$addr" --topic t --describe
+run_unreachable leader-election --bootstrap-server "$addr" \
+  --election-type preferred --all-topic-partitions
+run_unreachable reassign-partitions --bootstrap-server "$addr" --list
+run_unreachable cluster-info --bootstrap-server "$addr"
+run_unreachable cluster-info --bootstrap-server "$addr" --json
 
 if [ $failures -ne 0 ]; then
   echo "$failures failure(s)"

@@ -69,6 +69,16 @@ int64_t mock_log_end(struct mock_broker *m, const char *topic, int part)
 	return r;
 }
 
+void mock_add_peer(struct mock_broker *m, int32_t id, int port)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->peer_cnt < MOCK_MAX_PEERS) {
+		m->peer_ids[m->peer_cnt] = id;
+		m->peer_ports[m->peer_cnt++] = port;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void mock_bootstrap(const struct mock_broker *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "127.0.0.1:%d", m->port);
@@ -88,19 +98,22 @@ static void h_metadata(struct mock_broker *m, struct arena *a,
 		       const Fluxo__MetadataRequest *r, Fluxo__Response *resp)
 {
 	Fluxo__MetadataResponse *mr = arena_alloc(a, sizeof(*mr));
-	Fluxo__BrokerEndpoint *be = arena_alloc(a, sizeof(*be));
 	size_t n = r->all_topics ? (size_t)m->topic_cnt : r->n_topics;
 
 	fluxo__metadata_response__init(mr);
-	fluxo__broker_endpoint__init(be);
-	be->node_id = 1;
-	be->host = "127.0.0.1";
-	be->port = m->port;
-	mr->brokers = arena_alloc(a, sizeof(*mr->brokers));
-	mr->brokers[0] = be;
-	mr->n_brokers = 1;
+	mr->brokers =
+	    arena_alloc(a, (size_t)(m->peer_cnt + 1) * sizeof(*mr->brokers));
+	for (int i = 0; i <= m->peer_cnt; i++) {
+		Fluxo__BrokerEndpoint *be = arena_alloc(a, sizeof(*be));
+
+		fluxo__broker_endpoint__init(be);
+		be->node_id = i == 0 ? m->node_id : m->peer_ids[i - 1];
+		be->host = "127.0.0.1";
+		be->port = i == 0 ? m->port : m->peer_ports[i - 1];
+		mr->brokers[mr->n_brokers++] = be;
+	}
 	mr->cluster_id = "mock-cluster";
-	mr->controller_id = 1;
+	mr->controller_id = m->controller_id;
 	mr->topics = arena_alloc(a, (n + 1) * sizeof(*mr->topics));
 	for (size_t i = 0; i < n; i++) {
 		const char *name =
@@ -520,7 +533,16 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		res->name = ct->name;
 		res->num_partitions =
 		    ct->num_partitions > 0 ? ct->num_partitions : 1;
-		if (find_topic(m, ct->name)) {
+		if (ct->n_assignments)
+			res->num_partitions = (int32_t)ct->n_assignments;
+		if (ct->n_assignments && (ct->num_partitions != -1 ||
+					  ct->replication_factor != -1)) {
+			/* As the broker (and Kafka) refuse it. */
+			res->error = FLUXO__ERROR_CODE__INVALID_REQUEST;
+			res->error_message =
+			    "Both numPartitions or replicationFactor and "
+			    "replicasAssignments were set.";
+		} else if (find_topic(m, ct->name)) {
 			res->error = FLUXO__ERROR_CODE__TOPIC_ALREADY_EXISTS;
 			res->error_message = "Topic already exists.";
 		} else if (!req->create_topics->validate_only) {
@@ -590,7 +612,12 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 		    arena_alloc(a, sizeof(*dr));
 		Fluxo__DescribeConfigsResult *r = arena_alloc(a, sizeof(*r));
 		Fluxo__DescribedConfig *c = arena_alloc(a, 2 * sizeof(*c));
+		Fluxo__ConfigSynonym *sy = arena_alloc(a, 3 * sizeof(*sy));
 		struct mock_topic *t = find_topic(m, res->name);
+
+		m->describe_configs_requests++;
+		for (int i = 0; i < 3; i++)
+			fluxo__config_synonym__init(&sy[i]);
 
 		fluxo__describe_configs_response__init(dr);
 		fluxo__describe_configs_result__init(r);
@@ -607,17 +634,42 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 			c[0].value = "604800000";
 			c[0].source =
 			    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+			if (req->describe_configs->include_synonyms) {
+				sy[0].name = "log.retention.ms";
+				sy[0].value = "604800000";
+				sy[0].source =
+				    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+				c[0].synonyms =
+				    arena_alloc(a, sizeof(*c[0].synonyms));
+				c[0].synonyms[0] = &sy[0];
+				c[0].n_synonyms = 1;
+			}
 			r->configs[r->n_configs++] = &c[0];
 			if (t->config_key[0]) {
 				c[1].name = t->config_key;
 				c[1].value = t->config_value;
 				c[1].source =
 				    FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG;
+				if (req->describe_configs->include_synonyms) {
+					sy[1].name = t->config_key;
+					sy[1].value = t->config_value;
+					sy[1].source =
+					    FLUXO__CONFIG_SOURCE__SOURCE_TOPIC_CONFIG;
+					sy[2].name = "log.retention.ms";
+					sy[2].value = "604800000";
+					sy[2].source =
+					    FLUXO__CONFIG_SOURCE__SOURCE_DEFAULT_CONFIG;
+					c[1].synonyms = arena_alloc(
+					    a, 2 * sizeof(*c[1].synonyms));
+					c[1].synonyms[0] = &sy[1];
+					c[1].synonyms[1] = &sy[2];
+					c[1].n_synonyms = 2;
+				}
 				r->configs[r->n_configs++] = &c[1];
 			}
 		} else {
 			c[0].name = "broker.id";
-			c[0].value = "1";
+			c[0].value = m->node_str;
 			c[0].read_only = true;
 			c[0].source =
 			    FLUXO__CONFIG_SOURCE__SOURCE_STATIC_BROKER_CONFIG;
@@ -683,6 +735,230 @@ static void h_admin(struct mock_broker *m, struct arena *a,
 	}
 }
 
+/* ------------------------------------------------------------ controller */
+
+static struct mock_move *find_move(struct mock_broker *m, const char *topic,
+				   int32_t p)
+{
+	for (int i = 0; i < m->move_cnt; i++)
+		if (strcmp(m->moves[i].topic, topic) == 0 &&
+		    m->moves[i].partition == p)
+			return &m->moves[i];
+	return NULL;
+}
+
+static bool part_known(struct mock_broker *m, const char *topic, int32_t p)
+{
+	struct mock_topic *t = find_topic(m, topic);
+
+	return t && p >= 0 && p < t->part_cnt;
+}
+
+static void h_elect(struct mock_broker *m, struct arena *a,
+		    const Fluxo__ElectLeadersRequest *r,
+		    Fluxo__ElectLeadersResponse *er)
+{
+	size_t n = 0;
+
+	m->last_election_type = r->election_type;
+	for (size_t i = 0; i < r->n_topic_partitions; i++)
+		n += r->topic_partitions[i]->n_partitions;
+	m->last_elect_partitions = (int)n;
+	er->results = arena_alloc(a, (n + 1) * sizeof(void *));
+	for (size_t i = 0; i < r->n_topic_partitions; i++) {
+		const Fluxo__TopicPartitions *tp = r->topic_partitions[i];
+
+		for (size_t j = 0; j < tp->n_partitions; j++) {
+			Fluxo__ElectLeadersPartitionResult *pr =
+			    arena_alloc(a, sizeof(*pr));
+			int32_t p = tp->partitions[j];
+
+			fluxo__elect_leaders_partition_result__init(pr);
+			pr->topic = tp->topic;
+			pr->partition = p;
+			if (!part_known(m, tp->topic, p)) {
+				pr->error =
+				    FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+				pr->error_message = "No such partition.";
+			} else if (r->election_type ==
+				   FLUXO__ELECTION_TYPE__UNCLEAN) {
+				pr->error =
+				    FLUXO__ERROR_CODE__ELIGIBLE_LEADERS_NOT_AVAILABLE;
+			} else if (p % 2) {
+				pr->error =
+				    FLUXO__ERROR_CODE__ELECTION_NOT_NEEDED;
+			}
+			er->results[er->n_results++] = pr;
+		}
+	}
+}
+
+static int alter_one(struct mock_broker *m,
+		     const Fluxo__ReassignablePartition *rp)
+{
+	struct mock_move *mv = find_move(m, rp->topic, rp->partition);
+
+	if (!part_known(m, rp->topic, rp->partition))
+		return FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+	if (rp->cancel || rp->n_replicas == 0) {
+		if (!mv)
+			return FLUXO__ERROR_CODE__NO_REASSIGNMENT_IN_PROGRESS;
+		*mv = m->moves[--m->move_cnt];
+		return 0;
+	}
+	if (rp->n_replicas > 8)
+		return FLUXO__ERROR_CODE__INVALID_REPLICA_ASSIGNMENT;
+	for (size_t i = 0; i < rp->n_replicas; i++)
+		for (size_t j = 0; j < i; j++)
+			if (rp->replicas[i] == rp->replicas[j])
+				return FLUXO__ERROR_CODE__INVALID_REPLICA_ASSIGNMENT;
+	if (!mv) {
+		if (m->move_cnt == MOCK_MAX_MOVES)
+			return FLUXO__ERROR_CODE__UNKNOWN_SERVER_ERROR;
+		mv = &m->moves[m->move_cnt++];
+		snprintf(mv->topic, sizeof(mv->topic), "%s", rp->topic);
+		mv->partition = rp->partition;
+	}
+	memcpy(mv->target, rp->replicas, rp->n_replicas * sizeof(int32_t));
+	mv->n_target = (int)rp->n_replicas;
+	return 0;
+}
+
+static void h_alter_reassign(struct mock_broker *m, struct arena *a,
+			     const Fluxo__AlterPartitionReassignmentsRequest *r,
+			     Fluxo__AlterPartitionReassignmentsResponse *ar)
+{
+	ar->results = arena_alloc(a, (r->n_partitions + 1) * sizeof(void *));
+	for (size_t i = 0; i < r->n_partitions; i++) {
+		Fluxo__ReassignmentResult *rr = arena_alloc(a, sizeof(*rr));
+
+		fluxo__reassignment_result__init(rr);
+		rr->topic = r->partitions[i]->topic;
+		rr->partition = r->partitions[i]->partition;
+		rr->error = alter_one(m, r->partitions[i]);
+		ar->results[ar->n_results++] = rr;
+	}
+}
+
+static bool move_listed(const Fluxo__ListPartitionReassignmentsRequest *r,
+			const struct mock_move *mv)
+{
+	if (r->n_topic_partitions == 0)
+		return true;
+	for (size_t i = 0; i < r->n_topic_partitions; i++)
+		for (size_t j = 0; j < r->topic_partitions[i]->n_partitions;
+		     j++)
+			if (strcmp(r->topic_partitions[i]->topic, mv->topic) ==
+				0 &&
+			    r->topic_partitions[i]->partitions[j] ==
+				mv->partition)
+				return true;
+	return false;
+}
+
+static void h_list_reassign(struct mock_broker *m, struct arena *a,
+			    const Fluxo__ListPartitionReassignmentsRequest *r,
+			    Fluxo__ListPartitionReassignmentsResponse *lr)
+{
+	lr->reassignments =
+	    arena_alloc(a, (size_t)(m->move_cnt + 1) * sizeof(void *));
+	for (int i = 0; i < m->move_cnt; i++) {
+		const struct mock_move *mv = &m->moves[i];
+		Fluxo__OngoingReassignment *o = arena_alloc(a, sizeof(*o));
+		bool keeps_1 = false;
+
+		if (!move_listed(r, mv))
+			continue;
+		fluxo__ongoing_reassignment__init(o);
+		o->topic = (char *)mv->topic;
+		o->partition = mv->partition;
+		o->replicas = arena_alloc(a, 9 * sizeof(int32_t));
+		o->adding_replicas = arena_alloc(a, 8 * sizeof(int32_t));
+		o->removing_replicas = arena_alloc(a, sizeof(int32_t));
+		o->replicas[o->n_replicas++] = 1;
+		for (int j = 0; j < mv->n_target; j++) {
+			if (mv->target[j] == 1) {
+				keeps_1 = true;
+				continue;
+			}
+			o->replicas[o->n_replicas++] = mv->target[j];
+			o->adding_replicas[o->n_adding_replicas++] =
+			    mv->target[j];
+		}
+		if (!keeps_1)
+			o->removing_replicas[o->n_removing_replicas++] = 1;
+		lr->reassignments[lr->n_reassignments++] = o;
+	}
+}
+
+/* The controller's APIs; false when req is not one of them. */
+static bool h_controller(struct mock_broker *m, struct arena *a,
+			 const Fluxo__Request *req, Fluxo__Response *resp)
+{
+	bool refuse = m->node_id != m->controller_id || m->not_controller > 0;
+
+	switch (req->body_case) {
+	case FLUXO__REQUEST__BODY_ELECT_LEADERS: {
+		Fluxo__ElectLeadersResponse *er = arena_alloc(a, sizeof(*er));
+
+		m->elect_requests++;
+		fluxo__elect_leaders_response__init(er);
+		if (refuse)
+			er->error = FLUXO__ERROR_CODE__NOT_CONTROLLER;
+		else
+			h_elect(m, a, req->elect_leaders, er);
+		resp->body_case = FLUXO__RESPONSE__BODY_ELECT_LEADERS;
+		resp->elect_leaders = er;
+		break;
+	}
+	case FLUXO__REQUEST__BODY_ALTER_PARTITION_REASSIGNMENTS: {
+		Fluxo__AlterPartitionReassignmentsResponse *ar =
+		    arena_alloc(a, sizeof(*ar));
+
+		m->alter_reassign_requests++;
+		fluxo__alter_partition_reassignments_response__init(ar);
+		if (refuse)
+			ar->error = FLUXO__ERROR_CODE__NOT_CONTROLLER;
+		else if (!m->reassign_unsupported)
+			h_alter_reassign(
+			    m, a, req->alter_partition_reassignments, ar);
+		resp->body_case =
+		    FLUXO__RESPONSE__BODY_ALTER_PARTITION_REASSIGNMENTS;
+		resp->alter_partition_reassignments = ar;
+		break;
+	}
+	case FLUXO__REQUEST__BODY_LIST_PARTITION_REASSIGNMENTS: {
+		Fluxo__ListPartitionReassignmentsResponse *lr =
+		    arena_alloc(a, sizeof(*lr));
+
+		m->list_reassign_requests++;
+		fluxo__list_partition_reassignments_response__init(lr);
+		if (refuse)
+			lr->error = FLUXO__ERROR_CODE__NOT_CONTROLLER;
+		else if (!m->reassign_unsupported)
+			h_list_reassign(m, a, req->list_partition_reassignments,
+					lr);
+		resp->body_case =
+		    FLUXO__RESPONSE__BODY_LIST_PARTITION_REASSIGNMENTS;
+		resp->list_partition_reassignments = lr;
+		break;
+	}
+	default:
+		return false;
+	}
+	if (refuse && m->not_controller > 0)
+		m->not_controller--;
+	/* What fluxo's controller says before it implements an API. */
+	if (!refuse && m->reassign_unsupported &&
+	    req->body_case != FLUXO__REQUEST__BODY_ELECT_LEADERS) {
+		resp->body_case = FLUXO__RESPONSE__BODY__NOT_SET;
+		resp->error = FLUXO__ERROR_CODE__INVALID_REQUEST;
+		resp->error_message = "Not a controller request, or its body "
+				      "does not match its api.";
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------ the loop */
 
 /* Answers (or parks) one request. Locked. */
@@ -731,7 +1007,8 @@ static void serve_req(struct mock_broker *m, struct mconn *c,
 		h_list_offsets(m, &a, req->list_offsets, &resp);
 		break;
 	default:
-		h_admin(m, &a, req, &resp);
+		if (!h_controller(m, &a, req, &resp))
+			h_admin(m, &a, req, &resp);
 		break;
 	}
 	if (send && c->fd >= 0)
@@ -895,6 +1172,9 @@ int mock_start(struct mock_broker *m)
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
 	m->next_pid = 1000;
+	m->node_id = 1;
+	m->controller_id = 1;
+	snprintf(m->node_str, sizeof(m->node_str), "1");
 	m->listen_fd = net_listen("127.0.0.1", 0, 16, err, sizeof(err));
 	if (m->listen_fd < 0)
 		return -1;
