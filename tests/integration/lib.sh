@@ -108,7 +108,7 @@ broker_config() { # id extra...
 
 broker_serving() { # id: this run of the broker logged that it serves
   tail -n +"$(( ${BROKER_LOGPOS[$1]:-0} + 1 ))" "$T/broker-$1.log" 2>/dev/null |
-    grep -q "broker $1 started"
+    grep >/dev/null "broker $1 started"
 }
 
 broker_start() { # id extra...

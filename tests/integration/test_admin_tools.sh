@@ -19,15 +19,15 @@ B=$(bootstrap_all)
 
 # ------------------------------------------------------------ cluster-info
 info=$(fx cluster-info --bootstrap-server "$(bs 2)") || fail "cluster-info: $info"
-echo "$info" | grep -qx "Brokers: 3" || fail "broker count: $info"
+grep -qx "Brokers: 3" <<<"$info" || fail "broker count: $info"
 for id in 1 2 3; do
-  echo "$info" | grep -qx "  $id	127.0.0.1:$(broker_port "$id")	rack: r$id" ||
+  grep -qx "  $id	127.0.0.1:$(broker_port "$id")	rack: r$id" <<<"$info" ||
     fail "broker $id line: $info"
 done
-echo "$info" | grep -qE "^Controller: [123] \(epoch [0-9]+\)$" || fail "controller line: $info"
-echo "$info" | grep -qx "Topics: 0" && echo "$info" | grep -qx "Partitions: 0" ||
+grep -qE "^Controller: [123] \(epoch [0-9]+\)$" <<<"$info" || fail "controller line: $info"
+grep -qx "Topics: 0" <<<"$info" && grep -qx "Partitions: 0" <<<"$info" ||
   fail "empty cluster counts: $info"
-echo "$info" | grep -qE "^Cluster ID: [A-Za-z0-9_-]{22}$" || fail "cluster id: $info"
+grep -qE "^Cluster ID: [A-Za-z0-9_-]{22}$" <<<"$info" || fail "cluster id: $info"
 
 fx topics --bootstrap-server "$B" --create --topic el-t \
   --replica-assignment 1:2:3,2:3:1,3:1:2 >/dev/null || fail "create el-t"
@@ -35,19 +35,19 @@ fx topics --bootstrap-server "$B" --create --topic solo --replica-assignment 1 >
   fail "create solo"
 json() { fx cluster-info --bootstrap-server "$B" --json; }
 healthy() {
-  json | grep -q '"topic_count":2,"partition_count":4,"under_replicated_count":0,"offline_count":0,'
+  json | grep >/dev/null '"topic_count":2,"partition_count":4,"under_replicated_count":0,"offline_count":0,'
 }
 wait_until 20 healthy || fail "cluster not healthy after creation: $(json)"
 ctl=$(json | sed -n 's/.*"controller":{"id":\([0-9]*\),"epoch":\([0-9]*\)}.*/\1/p')
 [ -n "$ctl" ] || fail "no controller in the JSON: $(json)"
-json | grep -q "\"brokers\":\[{\"id\":1,\"host\":\"127.0.0.1\",\"port\":$(broker_port 1),\"rack\":\"r1\"}," ||
+json | grep >/dev/null "\"brokers\":\[{\"id\":1,\"host\":\"127.0.0.1\",\"port\":$(broker_port 1),\"rack\":\"r1\"}," ||
   fail "JSON brokers: $(json)"
 
 # A broker's settings come from that broker, whichever one bootstraps.
 out=$(fx configs --bootstrap-server "$(bs 1)" --broker 3 --describe --all) ||
   fail "describe broker 3 through broker 1: $out"
-echo "$out" | grep -q "^  broker.id=3 sensitive=false synonyms={STATIC_BROKER_CONFIG:broker.id=3, DEFAULT_CONFIG:broker.id=0}$" &&
-  echo "$out" | grep -q "^  broker.rack=r3 " ||
+grep -q "^  broker.id=3 sensitive=false synonyms={STATIC_BROKER_CONFIG:broker.id=3, DEFAULT_CONFIG:broker.id=0}$" <<<"$out" &&
+  grep -q "^  broker.rack=r3 " <<<"$out" ||
   fail "broker 3's settings: $out"
 
 # ------------------------------------------------------------ a broker goes away
@@ -64,15 +64,15 @@ B=$(bs 2),$(bs 3)
 moved() { [ "$(leader_of el-t 0)" = 2 ]; }
 wait_until 20 moved || fail "leadership of el-t-0 did not move to 2: $(leader_of el-t 0)"
 degraded() {
-  json | grep -q '"under_replicated_count":3,"offline_count":1,'
+  json | grep >/dev/null '"under_replicated_count":3,"offline_count":1,'
 }
 wait_until 20 degraded || fail "cluster-info with broker 1 down: $(json)"
-json | grep -q '"offline_partitions":\[{"topic":"solo","partition":0,"leader":-1,"replicas":\[1\],' ||
+json | grep >/dev/null '"offline_partitions":\[{"topic":"solo","partition":0,"leader":-1,"replicas":\[1\],' ||
   fail "offline list: $(json)"
 info=$(fx cluster-info --bootstrap-server "$B")
-echo "$info" | grep -qx "Brokers: 2" && echo "$info" | grep -qx "Under-replicated partitions: 3" &&
-  echo "$info" | grep -qx "Offline partitions: 1" &&
-  echo "$info" | grep -qx "  solo-0	Leader: none	Replicas: 1	Isr: 1" ||
+grep -qx "Brokers: 2" <<<"$info" && grep -qx "Under-replicated partitions: 3" <<<"$info" &&
+  grep -qx "Offline partitions: 1" <<<"$info" &&
+  grep -qx "  solo-0	Leader: none	Replicas: 1	Isr: 1" <<<"$info" ||
   fail "report with broker 1 down: $info"
 
 broker_restart 1
@@ -126,17 +126,17 @@ grep -q "^Error completing leader election (PREFERRED) for partition: el-t-2: PR
 # Usage.
 out=$(fx leader-election --bootstrap-server "$B" --election-type preferred 2>&1) &&
   fail "no scope accepted"
-echo "$out" | grep -q "exactly one of --all-topic-partitions, --topic or --path-to-json-file" ||
+grep -q "exactly one of --all-topic-partitions, --topic or --path-to-json-file" <<<"$out" ||
   fail "no scope: $out"
 out=$(fx leader-election --bootstrap-server "$B" --election-type sideways --all-topic-partitions 2>&1) &&
   fail "bad election type accepted"
-echo "$out" | grep -q "preferred or unclean" || fail "bad type: $out"
+grep -q "preferred or unclean" <<<"$out" || fail "bad type: $out"
 out=$(fx leader-election --bootstrap-server "$B" --election-type preferred --topic el-t 2>&1) &&
   fail "--topic without --partition accepted"
 echo '{"partitions": [{"topic": "el-t", "partition": 1}, {"topic": "el-t", "partition": 1}]}' >"$T/dup.json"
 out=$(fx leader-election --bootstrap-server "$B" --election-type preferred --path-to-json-file "$T/dup.json" 2>&1) &&
   fail "duplicate partitions accepted"
-echo "$out" | grep -q "Replica election data contains duplicate partitions: el-t-1" || fail "dup: $out"
+grep -q "Replica election data contains duplicate partitions: el-t-1" <<<"$out" || fail "dup: $out"
 
 # ------------------------------------------------------------ reassign --generate
 broker_restart 3
@@ -146,7 +146,7 @@ echo '{"topics": [{"topic": "el-t"}, {"topic": "solo"}], "version": 1}' >"$T/mov
 out=$(fx reassign-partitions --bootstrap-server "$B" --generate \
   --topics-to-move-json-file "$T/move.json" --broker-list "2,3" 2>&1) &&
   fail "generate with RF 3 on 2 brokers succeeded"
-echo "$out" | grep -q "Replication factor: 3 larger than available brokers: 2" ||
+grep -q "Replication factor: 3 larger than available brokers: 2" <<<"$out" ||
   fail "RF error: $out"
 echo '{"topics": [{"topic": "solo"}], "version": 1}' >"$T/move.json"
 out=$(fx reassign-partitions --bootstrap-server "$B" --generate \
@@ -156,18 +156,18 @@ out=$(fx reassign-partitions --bootstrap-server "$B" --generate \
   [ -z "$(echo "$out" | sed -n 3p)" ] &&
   [ "$(echo "$out" | sed -n 4p)" = "Proposed partition reassignment configuration" ] ||
   fail "generate output: $out"
-echo "$out" | sed -n 5p | grep -qE '^\{"version":1,"partitions":\[\{"topic":"solo","partition":0,"replicas":\[[23]\],"log_dirs":\["any"\]\}\]\}$' ||
+echo "$out" | sed -n 5p | grep >/dev/null -E '^\{"version":1,"partitions":\[\{"topic":"solo","partition":0,"replicas":\[[23]\],"log_dirs":\["any"\]\}\]\}$' ||
   fail "proposal: $out"
 echo '{"topics": [{"topic": "el-t"}], "version": 1}' >"$T/move.json"
 out=$(fx reassign-partitions --bootstrap-server "$B" --generate \
   --topics-to-move-json-file "$T/move.json" --broker-list "1,2,3") || fail "generate el-t: $out"
 prop=$(echo "$out" | sed -n 5p)
 for p in 0 1 2; do
-  echo "$prop" | grep -qE "\{\"topic\":\"el-t\",\"partition\":$p,\"replicas\":\[[123],[123],[123]\],\"log_dirs\":\[\"any\",\"any\",\"any\"\]\}" ||
+  grep -qE "\{\"topic\":\"el-t\",\"partition\":$p,\"replicas\":\[[123],[123],[123]\],\"log_dirs\":\[\"any\",\"any\",\"any\"\]\}" <<<"$prop" ||
     fail "el-t-$p proposal: $prop"
 done
 out=$(fx reassign-partitions --bootstrap-server "$B" --generate \
   --topics-to-move-json-file "$T/move.json" --broker-list "1,2,9" 2>&1) &&
   fail "generate on an unknown broker succeeded"
-echo "$out" | grep -q "Broker 9 of --broker-list is not in the cluster" || fail "unknown broker: $out"
+grep -q "Broker 9 of --broker-list is not in the cluster" <<<"$out" || fail "unknown broker: $out"
 pass

@@ -17,9 +17,9 @@ fx topics --bootstrap-server "$B" --create --topic $t --partitions 6 \
   --replication-factor 3 --config min.insync.replicas=2 >/dev/null ||
   fail "cannot create the topic"
 desc=$(fx topics --bootstrap-server "$B" --describe --topic $t)
-echo "$desc" | grep -q "ReplicationFactor: 3" || fail "describe: $desc"
+grep -q "ReplicationFactor: 3" <<<"$desc" || fail "describe: $desc"
 for id in 1 2 3; do
-  echo "$desc" | grep -q "Leader: $id" || fail "no partition led by broker $id: $desc"
+  grep -q "Leader: $id" <<<"$desc" || fail "no partition led by broker $id: $desc"
 done
 [ "$(echo "$desc" | grep -c 'Isr: [0-9],[0-9],[0-9]')" -eq 6 ] || fail "ISRs not full: $desc"
 
@@ -70,5 +70,5 @@ fx verifiable-consumer --bootstrap-server "$B" --topic $t --from-beginning \
 result=$("$top_srcdir/tests/integration/verify-records" "$T/vp.out" "$T/vc.out") ||
   fail "records lost: $result"
 log "$result"
-echo "$result" | grep -q "out_of_order=0" || fail "records out of order: $result"
+grep -q "out_of_order=0" <<<"$result" || fail "records out of order: $result"
 pass

@@ -57,7 +57,7 @@ read -r ctl epoch < <(controller)
 log "controller is broker $ctl at epoch $epoch; killing it"
 broker_kill "$ctl"
 wait_until 20 bash -c "grep -h 'is the controller, epoch' $T/broker-*.log |
-  sed -E 's/.*epoch ([0-9]+).*/\1/' | sort -n | tail -1 | grep -qx $((epoch + 1))" ||
+  sed -E 's/.*epoch ([0-9]+).*/\1/' | sort -n | tail -1 | grep >/dev/null -x $((epoch + 1))" ||
   fail "no new controller with epoch $((epoch + 1))"
 read -r ctl2 epoch2 < <(controller)
 [ "$ctl2" != "$ctl" ] && [ "$epoch2" -gt "$epoch" ] ||
@@ -85,7 +85,7 @@ zp=$FX_PID
 sleep 1
 broker_resume "$old"
 log "resumed broker $old"
-wait_until 30 bash -c "tail -n +$(( ${BROKER_LOGPOS[$old]} + 1 )) '$T/broker-$old.log' | grep -q 're-registered with epoch'" ||
+wait_until 30 bash -c "tail -n +$(( ${BROKER_LOGPOS[$old]} + 1 )) '$T/broker-$old.log' | grep >/dev/null 're-registered with epoch'" ||
   fail "broker $old did not re-register after its session expired"
 wait_until 60 healthy || fail "broker $old did not rejoin every ISR"
 wait $zp 2>/dev/null || true
@@ -105,7 +105,7 @@ for id in 1 2 3; do [ "$id" = "$keep" ] || others="$others $id"; done
 kill -TERM $vp; wait $vp 2>/dev/null || true
 for id in $others; do broker_kill "$id"; done
 log "killed brokers$others; waiting for the ISRs to shrink"
-wait_until 30 bash -c "'$top_builddir/tools/fluxo-topics' --bootstrap-server $(bs "$keep") --describe --topic $t 2>/dev/null | grep -q 'Partition: 0.*Isr: $keep\$'" ||
+wait_until 30 bash -c "'$top_builddir/tools/fluxo-topics' --bootstrap-server $(bs "$keep") --describe --topic $t 2>/dev/null | grep >/dev/null 'Partition: 0.*Isr: $keep\$'" ||
   fail "the ISR of partition 0 did not shrink to broker $keep"
 FX_OUT="$T/minisr.out" fx_bg verifiable-producer --bootstrap-server "$(bs "$keep")" \
   --topic $t --acks all --max-messages 50 --value-prefix minisr \

@@ -31,7 +31,7 @@ sed -n 's/^#\([a-z][a-z0-9_.]*=.\)/\1/p' "$file" |
 } >>"$T/all.properties"
 out=$(timeout 30 "$top_builddir/fluxo-broker" "$T/all.properties" 2>&1) &&
   fail "the broker started without ZooKeeper"
-echo "$out" | tail -n 1 | grep -q "could not connect to ZooKeeper" ||
+echo "$out" | tail -n 1 | grep >/dev/null "could not connect to ZooKeeper" ||
   fail "the broker refused the defaults of server.properties: $(echo "$out" | tail -n 3)"
 
 # The ZooKeeper example describes a three-node ensemble.

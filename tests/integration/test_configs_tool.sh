@@ -25,8 +25,8 @@ fx topics --bootstrap-server "$B" --create --topic cfg-u --partitions 1 >/dev/nu
 out=$(cfg --entity-type topics --entity-name cfg-t --describe) || fail "describe: $out"
 [ "$out" = "Dynamic configs for topic cfg-t are:" ] || fail "describe of a fresh topic: $out"
 out=$(cfg --topic cfg-t --describe --all) || fail "describe --all: $out"
-echo "$out" | head -1 | grep -qx "All configs for topic cfg-t are:" || fail "--all heading: $out"
-echo "$out" | grep -q "^  retention.ms=604800000 sensitive=false synonyms={DEFAULT_CONFIG:log.retention.ms=604800000}$" ||
+echo "$out" | head -1 | grep >/dev/null -x "All configs for topic cfg-t are:" || fail "--all heading: $out"
+grep -q "^  retention.ms=604800000 sensitive=false synonyms={DEFAULT_CONFIG:log.retention.ms=604800000}$" <<<"$out" ||
   fail "--all retention.ms line: $out"
 # Sorted by name.
 names=$(echo "$out" | tail -n +2 | sed 's/^  \([^=]*\)=.*/\1/')
@@ -68,7 +68,7 @@ nlogs=$(ls "$T"/data-1/cfg-t-0/*.log | wc -l)
 out=$(cfg --topic cfg-t --alter --delete-config retention.ms,segment.bytes 2>&1) &&
   fail "deleting an unset config succeeded"
 [ "$out" = "Invalid config(s): retention.ms" ] || fail "invalid delete: $out"
-cfg --topic cfg-t --describe | grep -q "segment.bytes=1024" || fail "refused delete changed the topic"
+cfg --topic cfg-t --describe | grep >/dev/null "segment.bytes=1024" || fail "refused delete changed the topic"
 out=$(cfg --topic cfg-t --alter --delete-config segment.bytes,retention.bytes) || fail "delete: $out"
 [ "$out" = "Completed updating config for topic cfg-t." ] || fail "delete output: $out"
 [ "$(cfg --topic cfg-t --describe)" = "Dynamic configs for topic cfg-t are:" ] ||
@@ -76,11 +76,11 @@ out=$(cfg --topic cfg-t --alter --delete-config segment.bytes,retention.bytes) |
 
 # A bad value is refused by the broker with the reason.
 out=$(cfg --topic cfg-t --alter --add-config retention.ms=soon 2>&1) && fail "bad value accepted"
-echo "$out" | grep -q "^Error while executing config command with args '--bootstrap-server $B --topic cfg-t --alter --add-config retention.ms=soon'$" ||
+grep -q "^Error while executing config command with args '--bootstrap-server $B --topic cfg-t --alter --add-config retention.ms=soon'$" <<<"$out" ||
   fail "bad value message: $out"
-echo "$out" | grep -q "retention.ms" || fail "bad value reason: $out"
+grep -q "retention.ms" <<<"$out" || fail "bad value reason: $out"
 out=$(cfg --topic nosuch --describe 2>&1) && fail "describe of a missing topic succeeded"
-echo "$out" | grep -q "nosuch" || fail "missing topic message: $out"
+grep -q "nosuch" <<<"$out" || fail "missing topic message: $out"
 
 # ------------------------------------------------------------ min.insync.replicas
 send_one() { # topic -> prints the result line
@@ -88,8 +88,8 @@ send_one() { # topic -> prints the result line
     --producer-property retries=0 2>/dev/null |
     grep -E 'producer_send_(success|error)'
 }
-refused() { send_one "$1" | grep -q '"exception":"NOT_ENOUGH_REPLICAS"'; }
-accepted() { send_one "$1" | grep -q producer_send_success; }
+refused() { send_one "$1" | grep >/dev/null '"exception":"NOT_ENOUGH_REPLICAS"'; }
+accepted() { send_one "$1" | grep >/dev/null producer_send_success; }
 
 accepted cfg-t || fail "acks=all before min.insync change: $(send_one cfg-t)"
 cfg --topic cfg-t --alter --add-config min.insync.replicas=2 >/dev/null || fail "set min.insync"
@@ -108,7 +108,7 @@ expect="Default configs for brokers in the cluster are:
 [ "$out" = "$expect" ] || fail "describe default:
 $out"
 wait_until 15 refused cfg-u || fail "default min.insync.replicas=2 did not reach cfg-u: $(send_one cfg-u)"
-cfg --topic cfg-u --describe --all | grep -q "^  min.insync.replicas=2 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:min.insync.replicas=2, DEFAULT_CONFIG:min.insync.replicas=1}$" ||
+cfg --topic cfg-u --describe --all | grep >/dev/null "^  min.insync.replicas=2 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:min.insync.replicas=2, DEFAULT_CONFIG:min.insync.replicas=1}$" ||
   fail "topic does not show the default's source: $(cfg --topic cfg-u --describe --all | grep min.insync)"
 cfg --broker-defaults --alter --delete-config min.insync.replicas >/dev/null || fail "delete default"
 wait_until 15 accepted cfg-u || fail "acks=all still refused after deleting the default"
@@ -122,20 +122,20 @@ expect="Dynamic configs for broker 1 are:
   log.retention.ms=86400000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.retention.ms=86400000, DEFAULT_CONFIG:log.retention.ms=604800000}"
 [ "$out" = "$expect" ] || fail "describe broker 1:
 $out"
-cfg --broker 1 --describe --all | grep -q "^  log.dirs=$T/data-1 sensitive=false synonyms={STATIC_BROKER_CONFIG:log.dirs=$T/data-1}$" ||
+cfg --broker 1 --describe --all | grep >/dev/null "^  log.dirs=$T/data-1 sensitive=false synonyms={STATIC_BROKER_CONFIG:log.dirs=$T/data-1}$" ||
   fail "static setting line: $(cfg --broker 1 --describe --all | grep log.dirs)"
 # The topic sees the broker's dynamic value as its default.
-cfg --topic cfg-t --describe --all | grep -q "^  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.retention.ms=86400000, DEFAULT_CONFIG:log.retention.ms=604800000}$" ||
+cfg --topic cfg-t --describe --all | grep >/dev/null "^  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.retention.ms=86400000, DEFAULT_CONFIG:log.retention.ms=604800000}$" ||
   fail "topic default from the broker: $(cfg --topic cfg-t --describe --all | grep '  retention.ms')"
 # Without a name: every broker, then the default.
 out=$(cfg --entity-type brokers --describe)
 [ "$(echo "$out" | grep -c 'configs for broker 1 are:')" -eq 1 ] &&
-  echo "$out" | tail -1 | grep -qx "Default configs for brokers in the cluster are:" ||
+  echo "$out" | tail -1 | grep >/dev/null -x "Default configs for brokers in the cluster are:" ||
   fail "describe of all brokers: $out"
 out=$(cfg --broker 1 --alter --add-config log.dirs=/tmp/x 2>&1) && fail "static setting changed"
-echo "$out" | grep -q "log.dirs" || fail "static setting message: $out"
+grep -q "log.dirs" <<<"$out" || fail "static setting message: $out"
 out=$(cfg --broker 7 --describe 2>&1) && fail "describe of a missing broker succeeded"
-echo "$out" | grep -q "broker 7 is not among the cluster's live brokers" || fail "missing broker: $out"
+grep -q "broker 7 is not among the cluster's live brokers" <<<"$out" || fail "missing broker: $out"
 cfg --broker 1 --alter --delete-config log.retention.ms >/dev/null || fail "delete broker setting"
 [ "$(cfg --broker 1 --describe)" = "Dynamic configs for broker 1 are:" ] || fail "broker setting left"
 
@@ -150,12 +150,12 @@ wait_until 30 few || fail "retention.ms=1000 left $(ls "$T"/data-1/cfg-u-0/*.log
 
 # ------------------------------------------------------------ usage errors
 out=$(cfg --topic cfg-t 2>&1) && fail "no action accepted"
-echo "$out" | grep -q "exactly one action" || fail "no action: $out"
+grep -q "exactly one action" <<<"$out" || fail "no action: $out"
 out=$(cfg --topic cfg-t --alter 2>&1) && fail "alter without changes accepted"
-echo "$out" | grep -q "add-config or --delete-config" || fail "empty alter: $out"
+grep -q "add-config or --delete-config" <<<"$out" || fail "empty alter: $out"
 out=$(cfg --topic cfg-t --alter --add-config retention.ms 2>&1) && fail "k without =v accepted"
-echo "$out" | grep -q 'all configs to be added must be in the format "key=val"' || fail "bad add-config: $out"
+grep -q 'all configs to be added must be in the format "key=val"' <<<"$out" || fail "bad add-config: $out"
 out=$(cfg --entity-type topics --entity-default --describe 2>&1) && fail "topic default accepted"
 out=$(cfg --entity-type brokers --entity-name one --describe 2>&1) && fail "broker name 'one' accepted"
-echo "$out" | grep -q "valid integer broker id" || fail "bad broker name: $out"
+grep -q "valid integer broker id" <<<"$out" || fail "bad broker name: $out"
 pass

@@ -15,7 +15,7 @@ B=$(bs 1)
 fx topics --bootstrap-server "$B" --create --topic dur --partitions 1 >/dev/null
 
 fx producer-perf --topic dur --num-records 50000 --record-size 100 --throughput -1 \
-  --producer-props bootstrap.servers="$B" acks=1 | tail -1 | grep -q "^50000 records sent" ||
+  --producer-props bootstrap.servers="$B" acks=1 | tail -1 | grep >/dev/null "^50000 records sent" ||
   fail "first produce failed"
 
 broker_stop 1
@@ -24,7 +24,7 @@ broker_restart 1
 [ "$(count dur 50000)" = 50000 ] || fail "after a clean restart: $(count dur 50000) records"
 
 fx producer-perf --topic dur --num-records 50000 --record-size 100 --throughput -1 \
-  --producer-props bootstrap.servers="$B" acks=1 | tail -1 | grep -q "^50000 records sent" ||
+  --producer-props bootstrap.servers="$B" acks=1 | tail -1 | grep >/dev/null "^50000 records sent" ||
   fail "second produce failed"
 broker_kill 1
 broker_restart 1
@@ -37,7 +37,7 @@ head -c 45 /dev/urandom >>"$seg"
 broker_restart 1
 [ "$(count dur 100000)" = 100000 ] || fail "after a torn tail: $(count dur 100000) records"
 fx producer-perf --topic dur --num-records 10 --record-size 100 --throughput -1 \
-  --producer-props bootstrap.servers="$B" | tail -1 | grep -q "^10 records sent" ||
+  --producer-props bootstrap.servers="$B" | tail -1 | grep >/dev/null "^10 records sent" ||
   fail "produce after recovery failed"
 [ "$(count dur 100010)" = 100010 ] || fail "after recovery and more produce: $(count dur 100010)"
 fx dump-log --files "$seg" --verify >/dev/null || fail "the recovered segment does not verify"

@@ -53,7 +53,7 @@ fx topics --bootstrap-server "$(bs 1)" --create --topic idem2 --partitions 1 \
   --replication-factor 2 >/dev/null || fail "cannot create idem2"
 isr_full() {
   fx topics --bootstrap-server "$(bs 1)" --describe --topic idem2 2>/dev/null |
-    grep -q "Isr: \(1,2\|2,1\)"
+    grep >/dev/null "Isr: \(1,2\|2,1\)"
 }
 wait_until 30 isr_full || fail "idem2 never had both replicas in sync"
 S2=$T/state2
@@ -75,7 +75,7 @@ B=$(bs 1)
 fx topics --bootstrap-server "$B" --create --topic tools --partitions 2 >/dev/null ||
   fail "cannot create the tools topic"
 fx producer-perf --topic tools --num-records 20000 --record-size 100 --throughput -1 \
-  --producer-props bootstrap.servers="$B" | tail -1 | grep -q "^20000 records sent" ||
+  --producer-props bootstrap.servers="$B" | tail -1 | grep >/dev/null "^20000 records sent" ||
   fail "producer-perf with the default (idempotent) producer failed"
 seq 1 50 | fx console-producer --bootstrap-server "$B" --topic tools \
   --request-required-acks 1 || fail "console producer with acks 1 failed"

@@ -9,18 +9,18 @@ t=aula_785
 
 out=$(fx topics --bootstrap-server "$B" --create --topic $t --partitions 3) || fail "create failed: $out"
 [ "$out" = "Created topic $t." ] || fail "unexpected create output: $out"
-fx topics --bootstrap-server "$B" --list | grep -qx $t || fail "--list does not show $t"
+fx topics --bootstrap-server "$B" --list | grep >/dev/null -x $t || fail "--list does not show $t"
 desc=$(fx topics --bootstrap-server "$B" --topic $t --describe)
-echo "$desc" | grep -q "PartitionCount: 3" || fail "describe: $desc"
+grep -q "PartitionCount: 3" <<<"$desc" || fail "describe: $desc"
 [ "$(echo "$desc" | grep -c "Partition: [0-9]*.*Leader: 1.*Replicas: 1.*Isr: 1")" -eq 3 ] ||
   fail "describe partitions: $desc"
 
 out=$(fx topics --bootstrap-server "$B" --create --topic $t 2>&1) && fail "duplicate create succeeded"
-echo "$out" | grep -q "already exists" || fail "duplicate create message: $out"
+grep -q "already exists" <<<"$out" || fail "duplicate create message: $out"
 
 fx topics --bootstrap-server "$B" --topic $t --alter --partitions 5 >/dev/null 2>&1 ||
   fail "alter --partitions 5 failed"
-fx topics --bootstrap-server "$B" --topic $t --describe | grep -q "PartitionCount: 5" ||
+fx topics --bootstrap-server "$B" --topic $t --describe | grep >/dev/null "PartitionCount: 5" ||
   fail "alter did not reach 5 partitions"
 out=$(fx topics --bootstrap-server "$B" --topic $t --alter --partitions 2 2>&1) &&
   fail "decreasing partitions succeeded"
@@ -41,8 +41,8 @@ printf 'k1:v1\nk2:v2\n' | fx console-producer --bootstrap-server "$B" --topic ke
 got=$(fx console-consumer --bootstrap-server "$B" --topic keyed-t --from-beginning \
   --max-messages 2 --timeout-ms 15000 --property print.key=true \
   --property print.offset=true 2>/dev/null)
-echo "$got" | grep -q "Offset:0.*k1.*v1" || fail "keyed record 0: $got"
-echo "$got" | grep -q "Offset:1.*k2.*v2" || fail "keyed record 1: $got"
+grep -q "Offset:0.*k1.*v1" <<<"$got" || fail "keyed record 0: $got"
+grep -q "Offset:1.*k2.*v2" <<<"$got" || fail "keyed record 1: $got"
 
 # A live consumer (no --from-beginning) sees only new records.
 FX_OUT="$T/live.out" fx_bg console-consumer --bootstrap-server "$B" --topic $t \
@@ -66,7 +66,7 @@ got=$(fx console-consumer --bootstrap-server "$B" --topic keyed-t --partition 0 
 
 # Delete.
 fx topics --bootstrap-server "$B" --delete --topic keyed-t >/dev/null || fail "delete failed"
-wait_until 15 bash -c "! '$top_builddir/tools/fluxo-topics' --bootstrap-server '$B' --list | grep -qx keyed-t" ||
+wait_until 15 bash -c "! '$top_builddir/tools/fluxo-topics' --bootstrap-server '$B' --list | grep >/dev/null -x keyed-t" ||
   fail "deleted topic still listed"
 [ -z "$(ls -d "$T"/data-1/keyed-t-0 2>/dev/null)" ] || fail "deleted partition directory still there"
 pass

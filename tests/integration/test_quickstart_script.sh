@@ -22,16 +22,16 @@ trap 'qs_stop; cleanup' EXIT
 
 timeout 300 "$qs" >"$T/qs1.out" 2>&1 || { cat "$T/qs1.out" >&2; fail "quickstart failed"; }
 out=$(cat "$T/qs1.out")
-echo "$out" | grep -q "using the ZooKeeper ensemble $ZK_CONNECT" || fail "ZK_CONNECT not used: $out"
-echo "$out" | grep -q "starting a local ZooKeeper" && fail "started its own ZooKeeper despite ZK_CONNECT"
+grep -q "using the ZooKeeper ensemble $ZK_CONNECT" <<<"$out" || fail "ZK_CONNECT not used: $out"
+grep -q "starting a local ZooKeeper" <<<"$out" && fail "started its own ZooKeeper despite ZK_CONNECT"
 [ "$(echo "$out" | grep -c 'Partition: [012].*Leader: [123].*Replicas: [123],[123],[123].*Isr: [123],[123],[123]')" -eq 3 ] ||
   fail "the topic is not replicated three times: $out"
 for r in 'hello fluxo' 'record two' 'record three' 'record four' 'record five'; do
-  echo "$out" | grep -qx "$r" || fail "record '$r' not read back: $out"
+  grep -qx "$r" <<<"$out" || fail "record '$r' not read back: $out"
 done
-echo "$out" | grep -q "brokers 1, 2 and 3 on 127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))" ||
+grep -q "brokers 1, 2 and 3 on 127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))" <<<"$out" ||
   fail "no bootstrap line: $out"
-echo "$out" | grep -q "Stop everything: deploy/quickstart stop" || fail "no stop hint"
+grep -q "Stop everything: deploy/quickstart stop" <<<"$out" || fail "no stop hint"
 
 st=$("$qs" status)
 [ "$(echo "$st" | grep -c '^broker [123] .* running$')" -eq 3 ] || fail "status: $st"

@@ -20,8 +20,8 @@ RC="$top_builddir/tests/integration/reassign_client"
 rc() { "$RC" "$B" "$@"; }
 now_ms() { date +%s%3N; }
 reassign_done() { local out; out=$(rc list) && [ -z "$out" ]; }
-listed() { rc list | grep -q "^$1-0 "; }
-described() { rc describe "$1" 0 | grep -qx "$2"; }
+listed() { rc list | grep >/dev/null "^$1-0 "; }
+described() { rc describe "$1" 0 | grep >/dev/null -x "$2"; }
 gone() { [ ! -d "$T/data-$1/$2-0" ]; }
 present() { [ -d "$T/data-$1/$2-0" ]; }
 throttle() { # rate (empty: remove)
@@ -37,7 +37,7 @@ throttle_applied() { # broker text
 produce() { # topic records
   fx producer-perf --topic "$1" --num-records "$2" --record-size 1000 --throughput -1 \
     --producer-props bootstrap.servers="$B" acks=all | tail -1 |
-    grep -q "^$2 records sent" || fail "producing $2 records to $1 failed"
+    grep >/dev/null "^$2 records sent" || fail "producing $2 records to $1 failed"
 }
 count() { # topic expected -> records readable from the beginning
   fx consumer-perf --bootstrap-server "$B" --topic "$1" --messages "$2" \
@@ -126,7 +126,7 @@ wait_until 20 gone 3 cx || fail "broker 3 still has cx-0"
 present 1 cx && present 2 cx || fail "cx-0 missing on 1 or 2"
 [ "$(count cx 20000)" = 20000 ] || fail "cx lost records after the cancellation"
 out=$(rc cancel cx 0) && fail "a second cancel succeeded: $out"
-echo "$out" | grep -q NO_REASSIGNMENT_IN_PROGRESS || fail "second cancel: $out"
+grep -q NO_REASSIGNMENT_IN_PROGRESS <<<"$out" || fail "second cancel: $out"
 log "cancelled in the middle: back on 1,2, broker 3's copy deleted"
 
 # ---- 3. the controller dies in the middle ------------------------------------

@@ -18,7 +18,7 @@ rp() { fx reassign-partitions --bootstrap-server "$B" "$@"; }
 cfg() { fx configs --bootstrap-server "$B" "$@"; }
 
 if ! out=$(rp --list 2>&1); then
-  echo "$out" | grep -q "Not a controller request" &&
+  grep -q "Not a controller request" <<<"$out" &&
     skip "the controller does not implement partition reassignments yet"
   fail "--list: $out"
 fi
@@ -50,13 +50,13 @@ $out"
 
 # The throttles are in place until --verify sees the moves done.
 out=$(cfg --topic mv --describe)
-echo "$out" | grep -q "^  leader.replication.throttled.replicas=0:1,0:2,1:2,1:1 " &&
-  echo "$out" | grep -q "^  follower.replication.throttled.replicas=0:3,1:3 " ||
+grep -q "^  leader.replication.throttled.replicas=0:1,0:2,1:2,1:1 " <<<"$out" &&
+  grep -q "^  follower.replication.throttled.replicas=0:3,1:3 " <<<"$out" ||
   fail "topic throttles: $out"
 for id in 1 2 3; do
   out=$(cfg --broker "$id" --describe)
-  echo "$out" | grep -q "^  leader.replication.throttled.rate=50000000 " &&
-    echo "$out" | grep -q "^  follower.replication.throttled.rate=50000000 " ||
+  grep -q "^  leader.replication.throttled.rate=50000000 " <<<"$out" &&
+    grep -q "^  follower.replication.throttled.rate=50000000 " <<<"$out" ||
     fail "broker $id throttle: $out"
 done
 
@@ -66,7 +66,7 @@ done_moving() {
     grep -qx "Reassignment of partition mv-1 is complete." "$T/verify.out"
 }
 wait_until 60 done_moving || fail "reassignment did not complete: $(cat "$T/verify.out")"
-head -1 "$T/verify.out" | grep -qx "Status of partition reassignment:" || fail "verify: $(cat "$T/verify.out")"
+head -1 "$T/verify.out" | grep >/dev/null -x "Status of partition reassignment:" || fail "verify: $(cat "$T/verify.out")"
 grep -qx "Clearing broker-level throttles on brokers 1,2,3" "$T/verify.out" &&
   grep -qx "Clearing topic-level throttles on topic mv" "$T/verify.out" ||
   fail "verify did not clear the throttles: $(cat "$T/verify.out")"
@@ -75,8 +75,8 @@ grep -qx "Clearing broker-level throttles on brokers 1,2,3" "$T/verify.out" &&
 [ "$(cfg --broker 2 --describe)" = "Dynamic configs for broker 2 are:" ] ||
   fail "broker throttles left: $(cfg --broker 2 --describe)"
 desc=$(fx topics --bootstrap-server "$B" --describe --topic mv)
-echo "$desc" | grep -q "Partition: 0	Leader: [0-9]*	Replicas: 3,2	" &&
-  echo "$desc" | grep -q "Partition: 1	Leader: [0-9]*	Replicas: 2,3	" ||
+grep -q "Partition: 0	Leader: [0-9]*	Replicas: 3,2	" <<<"$desc" &&
+  grep -q "Partition: 1	Leader: [0-9]*	Replicas: 2,3	" <<<"$desc" ||
   fail "replica sets after the move: $desc"
 [ "$(rp --list)" = "No partition reassignments found." ] || fail "list after the move: $(rp --list)"
 
@@ -103,29 +103,29 @@ out=$(rp --list)
 [ "$out" = "Current partition reassignments:
 mv-0: replicas: 3,2,1. adding: 1." ] || fail "list during the move: $out"
 out=$(rp --verify --reassignment-json-file "$T/slow.json")
-echo "$out" | grep -qx "Reassignment of partition mv-0 is still in progress." ||
+grep -qx "Reassignment of partition mv-0 is still in progress." <<<"$out" ||
   fail "verify during the move: $out"
-echo "$out" | grep -q "Clearing" && fail "throttles cleared while moving: $out"
+grep -q "Clearing" <<<"$out" && fail "throttles cleared while moving: $out"
 out=$(rp --execute --reassignment-json-file "$T/plan.json" 2>&1) &&
   fail "execute during a move succeeded"
-echo "$out" | grep -q "Cannot execute because there is an existing partition assignment." ||
+grep -q "Cannot execute because there is an existing partition assignment." <<<"$out" ||
   fail "execute during a move: $out"
 out=$(rp --cancel --reassignment-json-file "$T/slow.json") || fail "cancel: $out"
-echo "$out" | grep -qx "Successfully cancelled partition reassignment for: mv-0" ||
+grep -qx "Successfully cancelled partition reassignment for: mv-0" <<<"$out" ||
   fail "cancel output: $out"
-echo "$out" | grep -qx "Clearing topic-level throttles on topic mv" || fail "cancel throttles: $out"
+grep -qx "Clearing topic-level throttles on topic mv" <<<"$out" || fail "cancel throttles: $out"
 [ "$(rp --list)" = "No partition reassignments found." ] || fail "list after cancel: $(rp --list)"
-back() { fx topics --bootstrap-server "$B" --describe --topic mv | grep -q "Partition: 0	Leader: [0-9]*	Replicas: 3,2	"; }
+back() { fx topics --bootstrap-server "$B" --describe --topic mv | grep >/dev/null "Partition: 0	Leader: [0-9]*	Replicas: 3,2	"; }
 wait_until 20 back || fail "replicas after cancel: $(fx topics --bootstrap-server "$B" --describe --topic mv)"
 out=$(rp --cancel --reassignment-json-file "$T/slow.json") || fail "second cancel: $out"
-echo "$out" | grep -qx "None of the specified partition reassignments are active." ||
+grep -qx "None of the specified partition reassignments are active." <<<"$out" ||
   fail "second cancel: $out"
 
 # Bad files are refused before anything is sent.
 echo '{"version":1,"partitions":[{"topic":"mv","partition":7,"replicas":[1]}]}' >"$T/bad.json"
 out=$(rp --execute --reassignment-json-file "$T/bad.json" 2>&1) && fail "unknown partition accepted"
-echo "$out" | grep -q "non-existent partitions: mv-7" || fail "unknown partition: $out"
+grep -q "non-existent partitions: mv-7" <<<"$out" || fail "unknown partition: $out"
 echo '{"version":1,"partitions":[{"topic":"mv","partition":0,"replicas":[1,9]}]}' >"$T/bad.json"
 out=$(rp --execute --reassignment-json-file "$T/bad.json" 2>&1) && fail "unknown broker accepted"
-echo "$out" | grep -q "non-existent brokerIDs: 9" || fail "unknown broker: $out"
+grep -q "non-existent brokerIDs: 9" <<<"$out" || fail "unknown broker: $out"
 pass

@@ -145,7 +145,7 @@ run_unreachable() {
   [ $rc -eq 1 ] || fail "fluxo-$t at $addr exited $rc (124 = hung)"
   [ $((end - start)) -le 15 ] ||
     fail "fluxo-$t at $addr took $((end - start)) s"
-  cat "$tmp/out" "$tmp/err" | grep -q -- "$addr" ||
+  cat "$tmp/out" "$tmp/err" | grep >/dev/null -- "$addr" ||
     fail "fluxo-$t at $addr: message does not name the address: $(cat "$tmp/err")"
 }
 
