@@ -141,6 +141,65 @@ static bool result_set(fluxo_partition_result_t *r, const char *topic,
 	return r->topic && (!err || r->errstr);
 }
 
+/* One per-partition outcome of a controller answer, whatever its type. */
+struct tp_outcome {
+	const char *topic;
+	int32_t partition;
+	int err;
+	const char *msg;
+};
+
+/*
+ * Copies cnt outcomes (get(items[i], &o) reads one) into a new array
+ * sorted by topic and partition: *out with *out_cnt entries, freed with
+ * fluxo_partition_results_destroy. Returns 0 or FLUXO_ERR__NOMEM (nothing
+ * is then returned).
+ */
+static int results_collect(void *const *items, size_t cnt,
+			   void (*get)(const void *item, struct tp_outcome *o),
+			   fluxo_partition_result_t **out, size_t *out_cnt)
+{
+	fluxo_partition_result_t *v = NULL;
+	size_t n = 0;
+
+	if (cnt && !(v = calloc(cnt, sizeof(*v))))
+		return FLUXO_ERR__NOMEM;
+	for (; n < cnt; n++) {
+		struct tp_outcome o;
+
+		get(items[n], &o);
+		if (!result_set(&v[n], o.topic, o.partition, o.err, o.msg)) {
+			fluxo_partition_results_destroy(v, n + 1);
+			return FLUXO_ERR__NOMEM;
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_result);
+	*out = v;
+	*out_cnt = n;
+	return 0;
+}
+
+static void get_elect(const void *item, struct tp_outcome *o)
+{
+	const Fluxo__ElectLeadersPartitionResult *r = item;
+
+	o->topic = r->topic;
+	o->partition = r->partition;
+	o->err = r->error;
+	o->msg = r->error_message;
+}
+
+static void get_reassign(const void *item, struct tp_outcome *o)
+{
+	const Fluxo__ReassignmentResult *r = item;
+
+	o->topic = r->topic;
+	o->partition = r->partition;
+	o->err = r->error;
+	o->msg = r->error_message;
+}
+
 /* The request-level part of a body's error: its sentence and code. */
 static int body_error(int err, const char *what, char *errstr,
 		      size_t errstr_size)
@@ -218,10 +277,9 @@ int fluxo_admin_elect_leaders(fluxo_admin_t *a, int election_type,
 	Fluxo__ElectLeadersRequest er = FLUXO__ELECT_LEADERS_REQUEST__INIT;
 	Fluxo__TopicPartitions *tps = NULL, **ptrs = NULL;
 	const Fluxo__ElectLeadersResponse *r;
-	fluxo_partition_result_t *out = NULL;
 	struct resp *resp = NULL;
 	int32_t *parts = NULL;
-	size_t n_tps = 0, n = 0;
+	size_t n_tps = 0;
 	int64_t deadline;
 	int rc;
 
@@ -256,32 +314,11 @@ int fluxo_admin_elect_leaders(fluxo_admin_t *a, int election_type,
 			errstr_size);
 	if (rc)
 		goto out_free;
-	if (r->n_results) {
-		out = calloc(r->n_results, sizeof(*out));
-		if (!out) {
-			rc = FLUXO_ERR__NOMEM;
-			goto out_free;
-		}
-	}
-	for (; n < r->n_results; n++) {
-		const Fluxo__ElectLeadersPartitionResult *pr = r->results[n];
-
-		if (!result_set(&out[n], pr->topic, pr->partition, pr->error,
-				pr->error_message)) {
-			n++;
-			rc = FLUXO_ERR__NOMEM;
-			goto out_free;
-		}
-	}
-	if (n > 1)
-		qsort(out, n, sizeof(*out), cmp_result);
-	*results = out;
-	*result_cnt = n;
-	out = NULL;
+	rc = results_collect((void *const *)r->results, r->n_results,
+			     get_elect, results, result_cnt);
 out_free:
 	if (rc == FLUXO_ERR__NOMEM)
 		client_fmt(errstr, errstr_size, "out of memory");
-	fluxo_partition_results_destroy(out, n);
 	resp_free(resp);
 	free(tps);
 	free(ptrs);
@@ -311,9 +348,7 @@ int fluxo_admin_alter_reassignments(fluxo_admin_t *a,
 	    FLUXO__ALTER_PARTITION_REASSIGNMENTS_REQUEST__INIT;
 	Fluxo__ReassignablePartition *rp = NULL, **rpp = NULL;
 	const Fluxo__AlterPartitionReassignmentsResponse *r;
-	fluxo_partition_result_t *out = NULL;
 	struct resp *resp = NULL;
-	size_t n = 0;
 	int64_t deadline;
 	int rc = 0;
 
@@ -369,32 +404,11 @@ int fluxo_admin_alter_reassignments(fluxo_admin_t *a,
 			errstr, errstr_size);
 	if (rc)
 		goto out_free;
-	if (r->n_results) {
-		out = calloc(r->n_results, sizeof(*out));
-		if (!out) {
-			rc = FLUXO_ERR__NOMEM;
-			goto out_free;
-		}
-	}
-	for (; n < r->n_results; n++) {
-		const Fluxo__ReassignmentResult *pr = r->results[n];
-
-		if (!result_set(&out[n], pr->topic, pr->partition, pr->error,
-				pr->error_message)) {
-			n++;
-			rc = FLUXO_ERR__NOMEM;
-			goto out_free;
-		}
-	}
-	if (n > 1)
-		qsort(out, n, sizeof(*out), cmp_result);
-	*results = out;
-	*result_cnt = n;
-	out = NULL;
+	rc = results_collect((void *const *)r->results, r->n_results,
+			     get_reassign, results, result_cnt);
 out_free:
 	if (rc == FLUXO_ERR__NOMEM)
 		client_fmt(errstr, errstr_size, "out of memory");
-	fluxo_partition_results_destroy(out, n);
 	resp_free(resp);
 	free(rp);
 	free(rpp);

@@ -381,8 +381,7 @@ int main(int argc, char **argv)
 	struct run r = { 0 };
 	fluxo_conf_t *conf = NULL, *keep = NULL;
 	fluxo_producer_t *p = NULL;
-	char errstr[512] = "";
-	int rc, cnt;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	if (line_reader_init(&lr) != 0)
@@ -428,35 +427,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r.topic = o.topic;
-	fluxo_conf_set_delivery_cb(conf, on_delivery, &r);
-	keep = fluxo_conf_dup(conf);
-	if (!keep) {
-		rc = tool_error(&spec, "out of memory");
+	p = tool_producer_open(&spec, &conf, on_delivery, &r, o.topic, &keep,
+			       &rc);
+	if (!p)
 		goto out;
-	}
-	p = fluxo_producer_new(conf, errstr, sizeof(errstr));
-	if (!p) {
-		rc = tool_usage_error(&spec, "%s", errstr);
-		goto out;
-	}
-	conf = NULL;
-	cnt = fluxo_producer_partition_count(p, o.topic,
-					     TOOL_CONNECT_TIMEOUT_MS);
-	/* cnt is a partition count or a local (negative) error; comparing it
-	 * with the wire code FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION (3) took
-	 * every topic of 3 partitions for a missing one. */
-	if (cnt == FLUXO_ERR__UNKNOWN_TOPIC) {
-		rc = tool_error(&spec,
-				"Topic '%s' does not exist (create it with "
-				"fluxo-topics --create --topic %s)",
-				o.topic, o.topic);
-		goto out;
-	}
-	if (cnt < 0) {
-		rc = tool_report_client_error(&spec, keep, o.topic, cnt, NULL,
-					      TOOL_CONNECT_TIMEOUT_MS);
-		goto out;
-	}
 	rc = produce_stdin(p, &r, &o, &lr);
 	/* Deliver what is queued, also after SIGINT; every record ends
 	 * within delivery.timeout.ms, and a second signal kills us. */

@@ -411,8 +411,8 @@ int main(int argc, char **argv)
 	static struct run r;	/* the histogram is large: not on the stack */
 	fluxo_conf_t *conf = NULL, *keep = NULL;
 	fluxo_producer_t *p = NULL;
-	char errstr[512] = "", servers[1024] = "", line[512];
-	int rc, cnt, n;
+	char servers[1024] = "", line[512];
+	int rc, n;
 
 	memset(&o, 0, sizeof(o));
 	o.record_size = -1;
@@ -469,31 +469,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	perf_stats_init(&r.stats, clock_mono_ms());
-	fluxo_conf_set_delivery_cb(conf, on_delivery, &r);
-	keep = fluxo_conf_dup(conf);
-	if (!keep) {
-		rc = tool_error(&spec, "out of memory");
+	p = tool_producer_open(&spec, &conf, on_delivery, &r, o.topic, &keep,
+			       &rc);
+	if (!p)
 		goto out;
-	}
-	p = fluxo_producer_new(conf, errstr, sizeof(errstr));
-	if (!p) {
-		rc = tool_usage_error(&spec, "%s", errstr);
-		goto out;
-	}
-	conf = NULL;
-	cnt = fluxo_producer_partition_count(p, o.topic,
-					     TOOL_CONNECT_TIMEOUT_MS);
-	if (cnt < 0) {
-		if (cnt == FLUXO_ERR__UNKNOWN_TOPIC ||
-		    cnt == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
-			rc = tool_error(&spec, "Topic '%s' does not exist",
-					o.topic);
-		else
-			rc = tool_report_client_error(&spec, keep, o.topic, cnt,
-						      NULL,
-						      TOOL_CONNECT_TIMEOUT_MS);
-		goto out;
-	}
 	/* Measure from the first send, as Kafka (metadata is warm now). */
 	perf_stats_init(&r.stats, clock_mono_ms());
 	rc = send_all(p, &r, &o, &pl);

@@ -219,3 +219,50 @@ int tool_no_groups(const struct tool_spec *spec)
 				"fluxo release; use --partition/--offset or "
 				"--from-beginning");
 }
+
+fluxo_producer_t *tool_producer_open(const struct tool_spec *spec,
+				     fluxo_conf_t **conf,
+				     fluxo_delivery_cb_t *cb, void *arg,
+				     const char *topic, fluxo_conf_t **keep,
+				     int *rc)
+{
+	fluxo_producer_t *p;
+	char errstr[512] = "";
+	int cnt;
+
+	*keep = NULL;
+	fluxo_conf_set_delivery_cb(*conf, cb, arg);
+	*keep = fluxo_conf_dup(*conf);
+	if (!*keep) {
+		*rc = tool_error(spec, "out of memory");
+		return NULL;
+	}
+	p = fluxo_producer_new(*conf, errstr, sizeof(errstr));
+	if (!p) {
+		*rc = tool_usage_error(spec, "%s", errstr);
+		goto err;
+	}
+	*conf = NULL;
+	/* A partition count, or a local (negative) error. */
+	cnt = fluxo_producer_partition_count(p, topic,
+					     TOOL_CONNECT_TIMEOUT_MS);
+	if (cnt == FLUXO_ERR__UNKNOWN_TOPIC) {
+		*rc = tool_error(spec,
+				 "Topic '%s' does not exist (create it with "
+				 "fluxo-topics --create --topic %s)",
+				 topic, topic);
+		goto err_destroy;
+	}
+	if (cnt < 0) {
+		*rc = tool_report_client_error(spec, *keep, topic, cnt, NULL,
+					       TOOL_CONNECT_TIMEOUT_MS);
+		goto err_destroy;
+	}
+	return p;
+err_destroy:
+	fluxo_producer_destroy(p);
+err:
+	fluxo_conf_destroy(*keep);
+	*keep = NULL;
+	return NULL;
+}

@@ -74,6 +74,21 @@ fluxo_admin_t *tool_admin_open(const struct tool_spec *spec,
 			       const char *config_file, int timeout_ms,
 			       fluxo_conf_t **conf, fluxo_metadata_t **md);
 
+/*
+ * What the producing tools do first: set cb/arg as the delivery callback
+ * of *conf, create the producer (taking *conf, which becomes NULL), and
+ * check within TOOL_CONNECT_TIMEOUT_MS that topic exists. On success
+ * returns the producer and *keep, a copy of the configuration (for
+ * messages and metrics; caller destroys). On failure prints why (a
+ * missing topic, or the address no broker answers at) and returns NULL
+ * with *rc set to the tool's exit code.
+ */
+fluxo_producer_t *tool_producer_open(const struct tool_spec *spec,
+				     fluxo_conf_t **conf,
+				     fluxo_delivery_cb_t *cb, void *arg,
+				     const char *topic, fluxo_conf_t **keep,
+				     int *rc);
+
 /* Fails with the release's message when --group is given to a consumer
  * tool. Returns TOOL_ERROR. */
 int tool_no_groups(const struct tool_spec *spec);

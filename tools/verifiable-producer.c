@@ -301,9 +301,8 @@ int main(int argc, char **argv)
 	struct run r;
 	fluxo_conf_t *conf = NULL, *keep = NULL;
 	fluxo_producer_t *p = NULL;
-	char errstr[512] = "";
 	int64_t start_ms, stop_ms;
-	int rc, cnt;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	memset(&r, 0, sizeof(r));
@@ -335,31 +334,10 @@ int main(int argc, char **argv)
 		rc = TOOL_ERROR;
 		goto out;
 	}
-	fluxo_conf_set_delivery_cb(conf, on_delivery, &r);
-	keep = fluxo_conf_dup(conf);
-	if (!keep) {
-		rc = tool_error(&spec, "out of memory");
+	p = tool_producer_open(&spec, &conf, on_delivery, &r, o.topic, &keep,
+			       &rc);
+	if (!p)
 		goto out;
-	}
-	p = fluxo_producer_new(conf, errstr, sizeof(errstr));
-	if (!p) {
-		rc = tool_usage_error(&spec, "%s", errstr);
-		goto out;
-	}
-	conf = NULL;
-	cnt = fluxo_producer_partition_count(p, o.topic,
-					     TOOL_CONNECT_TIMEOUT_MS);
-	if (cnt < 0) {
-		if (cnt == FLUXO_ERR__UNKNOWN_TOPIC ||
-		    cnt == FLUXO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
-			rc = tool_error(&spec, "Topic '%s' does not exist",
-					o.topic);
-		else
-			rc = tool_report_client_error(&spec, keep, o.topic, cnt,
-						      NULL,
-						      TOOL_CONNECT_TIMEOUT_MS);
-		goto out;
-	}
 	start_ms = clock_wall_ms();
 	print_event(&r, "startup_complete");
 	produce(p, &r);
