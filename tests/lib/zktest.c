@@ -128,7 +128,7 @@ static void expire_watcher(zhandle_t *zh, int type, int state, const char *path,
  * session back, in which case the close is refused as "session moved";
  * zktest_expire() then tries again.
  */
-static bool expire_once(zk_session_t *zs, int64_t deadline)
+static bool expire_once(zk_session_t *zs, int64_t old_id, int64_t deadline)
 {
 	struct wait_conn w = {PTHREAD_MUTEX_INITIALIZER,
 			      PTHREAD_COND_INITIALIZER, 0};
@@ -148,6 +148,12 @@ static bool expire_once(zk_session_t *zs, int64_t deadline)
 	pthread_mutex_lock(&w.mu);
 	while (w.state != ZOO_CONNECTED_STATE && clock_mono_ms() < deadline) {
 		struct timespec ts;
+
+		/* The session ended meanwhile (an earlier close took effect):
+		 * this handle will never connect. */
+		if (w.state == ZOO_EXPIRED_SESSION_STATE ||
+		    zk_session_id(zs) != old_id)
+			break;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 50 * 1000 * 1000;
@@ -174,7 +180,7 @@ bool zktest_expire(zk_session_t *zs, int timeout_ms)
 		/* An earlier attempt may have worked late. */
 		if (zk_session_id(zs) != old_id)
 			return true;
-		if (!expire_once(zs, deadline)) {
+		if (!expire_once(zs, old_id, deadline)) {
 			/* No credentials: the session is being replaced. */
 			usleep(50 * 1000);
 			continue;
