@@ -62,10 +62,10 @@ fx verifiable-consumer --bootstrap-server "$B" --topic durable --from-beginning 
   --timeout-ms 5000 >"$T/vc.out" 2>/dev/null || true
 # Every acknowledged (partition, offset, value) is read back.
 grep producer_send_success "$T/vp.out" |
-  sed -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/' |
+  sed -n -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/p' |
   sort >"$T/acked"
 grep record_data "$T/vc.out" |
-  sed -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/' |
+  sed -n -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/p' |
   sort >"$T/read"
 missing=$(comm -23 "$T/acked" "$T/read" | wc -l)
 [ "$missing" -eq 0 ] || fail "$missing of $acked acknowledged records were lost"

@@ -95,7 +95,7 @@ errors=$(grep -c producer_send_error "$T/vp.out" || true)
 acked=$(grep -c producer_send_success "$T/vp.out")
 timeout 120 "$top_builddir/tools/fluxo-verifiable-consumer" --bootstrap-server "$B" \
   --topic mv --from-beginning --timeout-ms 5000 >"$T/vc2.out" 2>/dev/null || true
-extract() { sed -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/'; }
+extract() { sed -n -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/p'; }
 grep producer_send_success "$T/vp.out" | extract | sort >"$T/acked"
 grep record_data "$T/vc2.out" | extract | sort >"$T/read"
 missing=$(comm -23 "$T/acked" "$T/read" | wc -l)
