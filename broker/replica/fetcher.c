@@ -183,6 +183,26 @@ static Fluxo__Response *call(struct fetcher *f, Fluxo__Request *req,
 	return resp;
 }
 
+/*
+ * The pause after a partition error. A leader that has not yet applied
+ * the LeaderAndIsr this follower already has (UNKNOWN_LEADER_EPOCH,
+ * NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION: usual right after a
+ * topic is created or leadership moves) will within milliseconds: waiting
+ * the whole replica.fetch.backoff.ms there held acks=all produces for a
+ * second. Other errors wait the full backoff.
+ */
+static int64_t error_backoff(struct fetcher *f, int err)
+{
+	int64_t ms = conf_of(f)->replica_fetch_backoff_ms;
+
+	if ((err == FLUXO__ERROR_CODE__UNKNOWN_LEADER_EPOCH ||
+	     err == FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER ||
+	     err == FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION) &&
+	    ms > 50)
+		ms = 50;
+	return clock_mono_ms() + ms;
+}
+
 /* ------------------------------------------------------------ truncation */
 
 /* Truncates every partition in FS_TRUNCATE. Called without f->lock;
@@ -194,11 +214,12 @@ static void do_truncations(struct fetcher *f)
 		FLUXO__OFFSET_FOR_LEADER_EPOCH_REQUEST__INIT;
 	Fluxo__OffsetForLeaderEpochTopic **topics = NULL;
 	Fluxo__Response *resp;
+	int64_t now = clock_mono_ms();
 	int n = 0;
 
 	pthread_mutex_lock(&f->lock);
 	for (struct fpart *fp = f->parts; fp; fp = fp->next)
-		if (fp->state == FS_TRUNCATE)
+		if (fp->state == FS_TRUNCATE && fp->backoff_until <= now)
 			n++;
 	if (n == 0) {
 		pthread_mutex_unlock(&f->lock);
@@ -212,7 +233,7 @@ static void do_truncations(struct fetcher *f)
 		Fluxo__OffsetForLeaderEpochTopic *t;
 		Fluxo__OffsetForLeaderEpochPartition *pp;
 
-		if (fp->state != FS_TRUNCATE)
+		if (fp->state != FS_TRUNCATE || fp->backoff_until > now)
 			continue;
 		t = calloc(1, sizeof(*t));
 		pp = calloc(1, sizeof(*pp));
@@ -260,9 +281,7 @@ static void do_truncations(struct fetcher *f)
 				continue;
 			log = fp->p->log;
 			if (er->error != FLUXO__ERROR_CODE__NONE) {
-				fp->backoff_until =
-					clock_mono_ms() +
-					conf_of(f)->replica_fetch_backoff_ms;
+				fp->backoff_until = error_backoff(f, er->error);
 				continue;
 			}
 			if (er->leader_epoch < 0 || er->end_offset < 0) {
@@ -344,7 +363,7 @@ static void handle_partition_response(struct fetcher *f, struct fpart *fp,
 		}
 		return;
 	default:
-		fp->backoff_until = clock_mono_ms() + bc->replica_fetch_backoff_ms;
+		fp->backoff_until = error_backoff(f, pr->error);
 		log_debug("replica", "topic=%s partition=%d: fetch error %d",
 			  fp->p->topic, fp->p->id, (int)pr->error);
 		return;
