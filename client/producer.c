@@ -629,7 +629,7 @@ static void pid_cb(struct client *cl, struct req *req, int err,
 		p->resequence = false;
 	}
 	pthread_mutex_unlock(&p->lock);
-	log_info("producer", "producer id %lld epoch %d", (long long)p->pid,
+	log_debug("producer", "producer id %lld epoch %d", (long long)p->pid,
 		 p->epoch);
 }
 
