@@ -634,19 +634,9 @@ struct deferred *request_defer(struct request *r)
 	return d;
 }
 
-struct worker *deferred_worker(const struct deferred *d)
-{
-	return d->conn->w;
-}
-
 int32_t deferred_correlation_id(const struct deferred *d)
 {
 	return d->slot->correlation_id;
-}
-
-int deferred_api(const struct deferred *d)
-{
-	return d->slot->api;
 }
 
 /* Attaches a completed response to a deferred slot. Worker thread. */

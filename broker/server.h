@@ -124,10 +124,8 @@ void request_respond_error(struct request *r, Fluxo__ErrorCode err,
  */
 struct deferred *request_defer(struct request *r);
 
-/* The worker a deferred response must be completed on. */
-struct worker *deferred_worker(const struct deferred *d);
+/* The correlation id the deferred response will carry. */
 int32_t deferred_correlation_id(const struct deferred *d);
-int deferred_api(const struct deferred *d);
 
 /*
  * Completes a deferred response (on its worker's thread) and frees d. If

@@ -111,8 +111,3 @@ void taskq_stop(struct taskq *q)
 	pthread_cond_destroy(&q->cond);
 	free(q);
 }
-
-bool taskq_on_thread(const struct taskq *q)
-{
-	return q && pthread_equal(q->thread, pthread_self());
-}

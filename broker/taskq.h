@@ -24,7 +24,5 @@ int taskq_post(struct taskq *q, void (*fn)(void *arg), void *arg);
 /* Runs every task already queued, then stops and joins the thread. */
 void taskq_stop(struct taskq *q);
 
-/* True when called from q's own thread. */
-bool taskq_on_thread(const struct taskq *q);
 
 #endif

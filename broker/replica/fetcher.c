@@ -779,15 +779,3 @@ void fetcher_mgr_destroy(struct fetcher_mgr *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
-
-int fetcher_mgr_lag(struct fetcher_mgr *m, int *n_partitions)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&m->lock);
-	for (struct fetcher *f = m->fetchers; f; f = f->next)
-		n += f->n_parts;
-	pthread_mutex_unlock(&m->lock);
-	*n_partitions = n;
-	return 0;
-}

@@ -29,7 +29,5 @@ void fetcher_mgr_add(struct fetcher_mgr *m, struct partition *p,
 /* Stops following p. When this returns no fetcher appends to p. */
 void fetcher_mgr_remove(struct fetcher_mgr *m, struct partition *p);
 
-/* Number of partitions being followed. */
-int fetcher_mgr_lag(struct fetcher_mgr *m, int *n_partitions);
 
 #endif
