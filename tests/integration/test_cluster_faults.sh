@@ -45,6 +45,21 @@ metric() { # broker name partition -> value
     awk -v n="$2" -v p="partition=\"$3\"" '$1 ~ "^"n"{" && index($1, "topic=\"'$t'\"") && index($1, p) { print $2 }'
 }
 acked() { grep -c producer_send_success "$1" || true; }
+under_replicated() { # sum of the gauge over the brokers given
+  local sum=0 id v
+  for id in "$@"; do
+    v=$(curl -s --max-time 2 "http://127.0.0.1:${MPORT[$id]}/metrics" |
+      awk '$1 == "fluxo_under_replicated_partitions" { print $2 }')
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+prometheus_text_ok() { # every line a comment or "name{labels} value"
+  curl -s --max-time 2 "http://127.0.0.1:${MPORT[$1]}/metrics" |
+    awk '/^#/ { next }
+         !/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? (-?[0-9.]+([eE][-+]?[0-9]+)?|NaN|[-+]Inf)$/ { bad++; print "bad metrics line: " $0 > "/dev/stderr" }
+         { n++ } END { exit !(n > 0 && bad == 0) }'
+}
 
 FX_OUT="$T/vp.out" FX_ERR="$T/vp.err" fx_bg verifiable-producer --bootstrap-server "$B" \
   --topic $t --acks all --throughput 2000 --max-messages -1 --value-prefix main
@@ -76,6 +91,13 @@ log "pausing broker $old (leader of partition $p)"
 broker_pause "$old"
 wait_until 30 bash -c "l=\$('$top_builddir/tools/fluxo-topics' --bootstrap-server 127.0.0.1:${BROKER_PORT[$(( old % 3 + 1 ))]} --describe --topic $t 2>/dev/null | awk -v p=$p '\$3 == \"Partition:\" && \$4 == p { print \$6 }'); [ -n \"\$l\" ] && [ \"\$l\" != none ] && [ \"\$l\" != $old ]" ||
   fail "no new leader for partition $p while broker $old is paused"
+# The live brokers report the partitions the paused one no longer follows.
+live=""
+for id in 1 2 3; do [ "$id" = "$old" ] || live="$live $id"; done
+ur_live() { [ "$(under_replicated $live)" -gt 0 ]; }
+wait_until 30 ur_live ||
+  fail "fluxo_under_replicated_partitions did not rise while broker $old is paused"
+log "under-replicated partitions while paused: $(under_replicated $live)"
 # A producer that only knows the paused broker: it will try it first.
 FX_OUT="$T/zombie.out" fx_bg verifiable-producer --bootstrap-server "$(bs "$old")" \
   --topic $t --acks all --max-messages 200 --value-prefix zombie \
@@ -88,6 +110,10 @@ log "resumed broker $old"
 wait_until 30 bash -c "tail -n +$(( ${BROKER_LOGPOS[$old]} + 1 )) '$T/broker-$old.log' | grep >/dev/null 're-registered with epoch'" ||
   fail "broker $old did not re-register after its session expired"
 wait_until 60 healthy || fail "broker $old did not rejoin every ISR"
+ur_none() { [ "$(under_replicated 1 2 3)" -eq 0 ]; }
+wait_until 30 ur_none ||
+  fail "fluxo_under_replicated_partitions did not fall back to 0"
+for id in 1 2 3; do prometheus_text_ok "$id" || fail "broker $id: metrics are not Prometheus text"; done
 wait $zp 2>/dev/null || true
 # Every replica of partition $p ends with the same log end offset.
 wait_until 20 bash -c "
