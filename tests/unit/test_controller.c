@@ -23,87 +23,11 @@
 #include "coordinator/controller.h"
 #include "coordinator/registration.h"
 #include "coordinator/zkdata.h"
+#include "tests/lib/ctltest.h"
 #include "tests/lib/fakebroker.h"
 #include "tests/lib/zktest.h"
 
 #define E(x) FLUXO__ERROR_CODE__##x
-
-/* Polls cond every 10 ms until it holds or ms pass; fails the test. */
-#define WAIT_UNTIL(cond, ms)                                                   \
-	do {                                                                   \
-		int64_t deadline_ = clock_mono_ms() + (ms);                    \
-		while (!(cond) && clock_mono_ms() < deadline_)                 \
-			usleep(10 * 1000);                                     \
-		ck_assert_msg((cond), "timed out after %d ms waiting for: %s", \
-			      (int)(ms), #cond);                               \
-	} while (0)
-
-static char errstr[512];
-static char cid[64];
-static const char *cs;
-static zk_session_t *admin;
-static fakebroker_t *fb[10];
-
-static void setup(const char *prefix)
-{
-	cs = strdup(zktest_chroot(prefix));
-	admin = zktest_session(cs, 4000);
-	ck_assert_ptr_nonnull(admin);
-	ck_assert_int_eq(registration_bootstrap(admin, cid, sizeof(cid), errstr,
-						sizeof(errstr)),
-			 0);
-	memset(fb, 0, sizeof(fb));
-}
-
-static void start_broker(int id)
-{
-	fb[id] = fakebroker_start(cs, id, NULL);
-	ck_assert_ptr_nonnull(fb[id]);
-}
-
-static void stop_broker(int id)
-{
-	fakebroker_stop(fb[id]);
-	fb[id] = NULL;
-}
-
-static struct controller_config base_cfg(int id)
-{
-	struct controller_config c;
-
-	controller_config_defaults(&c);
-	c.broker_id = id;
-	c.auto_leader_rebalance_enable = false;
-	c.controller_socket_timeout_ms = 5000;
-	c.connect_timeout_ms = 1000;
-	return c;
-}
-
-static controller_t *start_ctl_cfg(int host, const struct controller_config *c)
-{
-	controller_t *ctl = controller_start(fakebroker_session(fb[host]), c,
-					     errstr, sizeof(errstr));
-
-	ck_assert_msg(ctl != NULL, "controller_start: %s", errstr);
-	return ctl;
-}
-
-static controller_t *start_ctl(int host)
-{
-	struct controller_config c = base_cfg(host);
-
-	return start_ctl_cfg(host, &c);
-}
-
-static void teardown(void)
-{
-	for (int i = 0; i < 10; i++)
-		if (fb[i])
-			stop_broker(i);
-	zk_session_close(admin);
-	admin = NULL;
-	free((char *)cs);
-}
 
 /* Creates a topic with explicit replicas: reps[p][0..rf). */
 static void create_topic(const char *name, int np, int rf,
@@ -182,88 +106,7 @@ static bool state_is(const char *topic, int p, int32_t leader,
 	return ok;
 }
 
-static bool exists(const char *path)
-{
-	return zk_exists(admin, path, NULL, NULL) == ZOK;
-}
-
 /* ------------------------------------------------------------- requests */
-
-struct call {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-	uint8_t *bytes;
-	size_t len;
-	/* Blocks the controller thread until released (fencing test). */
-	bool block;
-	bool entered;
-	bool released;
-};
-
-static void on_done(void *arg, const Fluxo__Response *resp)
-{
-	struct call *c = arg;
-	size_t n = fluxo__response__get_packed_size(resp);
-	uint8_t *b = malloc(n + 1);
-
-	fluxo__response__pack(resp, b);
-	pthread_mutex_lock(&c->mu);
-	c->bytes = b;
-	c->len = n;
-	c->done = true;
-	c->entered = true;
-	pthread_cond_broadcast(&c->cv);
-	while (c->block && !c->released)
-		pthread_cond_wait(&c->cv, &c->mu);
-	pthread_mutex_unlock(&c->mu);
-}
-
-static void call_init(struct call *c)
-{
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-}
-
-static void submit(controller_t *ctl, Fluxo__Request *req, struct call *c)
-{
-	size_t n = fluxo__request__get_packed_size(req);
-	uint8_t *b = malloc(n + 1);
-
-	fluxo__request__pack(req, b);
-	ck_assert_int_eq(controller_submit(ctl, b, n, on_done, c), 0);
-	free(b);
-}
-
-static Fluxo__Response *wait_call(struct call *c, int ms)
-{
-	int64_t deadline = clock_mono_ms() + ms;
-	Fluxo__Response *r;
-
-	pthread_mutex_lock(&c->mu);
-	while (!c->done && clock_mono_ms() < deadline) {
-		pthread_mutex_unlock(&c->mu);
-		usleep(5 * 1000);
-		pthread_mutex_lock(&c->mu);
-	}
-	pthread_mutex_unlock(&c->mu);
-	ck_assert_msg(c->done, "no answer within %d ms", ms);
-	r = fluxo__response__unpack(NULL, c->len, c->bytes);
-	ck_assert_ptr_nonnull(r);
-	free(c->bytes);
-	c->bytes = NULL;
-	return r;
-}
-
-static Fluxo__Response *call_sync(controller_t *ctl, Fluxo__Request *req)
-{
-	struct call c;
-
-	call_init(&c);
-	submit(ctl, req, &c);
-	return wait_call(&c, 10000);
-}
 
 static Fluxo__Response *controlled_shutdown(controller_t *ctl, int id,
 					    int64_t epoch)

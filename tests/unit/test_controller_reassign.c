@@ -31,75 +31,11 @@
 #include "coordinator/controller.h"
 #include "coordinator/registration.h"
 #include "coordinator/zkdata.h"
+#include "tests/lib/ctltest.h"
 #include "tests/lib/fakebroker.h"
 #include "tests/lib/zktest.h"
 
 #define E(x) FLUXO__ERROR_CODE__##x
-
-/* Polls cond every 10 ms until it holds or ms pass; fails the test. */
-#define WAIT_UNTIL(cond, ms)                                                   \
-	do {                                                                   \
-		int64_t deadline_ = clock_mono_ms() + (ms);                    \
-		while (!(cond) && clock_mono_ms() < deadline_)                 \
-			usleep(10 * 1000);                                     \
-		ck_assert_msg((cond), "timed out after %d ms waiting for: %s", \
-			      (int)(ms), #cond);                               \
-	} while (0)
-
-static char errstr[512];
-static char cid[64];
-static const char *cs;
-static zk_session_t *admin;
-static fakebroker_t *fb[10];
-
-static void setup(const char *prefix)
-{
-	cs = strdup(zktest_chroot(prefix));
-	admin = zktest_session(cs, 4000);
-	ck_assert_ptr_nonnull(admin);
-	ck_assert_int_eq(registration_bootstrap(admin, cid, sizeof(cid), errstr,
-						sizeof(errstr)),
-			 0);
-	memset(fb, 0, sizeof(fb));
-}
-
-static void start_broker(int id)
-{
-	fb[id] = fakebroker_start(cs, id, NULL);
-	ck_assert_ptr_nonnull(fb[id]);
-}
-
-static void stop_broker(int id)
-{
-	fakebroker_stop(fb[id]);
-	fb[id] = NULL;
-}
-
-static controller_t *start_ctl(int host)
-{
-	struct controller_config c;
-	controller_t *ctl;
-
-	controller_config_defaults(&c);
-	c.broker_id = host;
-	c.auto_leader_rebalance_enable = false;
-	c.controller_socket_timeout_ms = 5000;
-	c.connect_timeout_ms = 1000;
-	ctl = controller_start(fakebroker_session(fb[host]), &c, errstr,
-			       sizeof(errstr));
-	ck_assert_msg(ctl != NULL, "controller_start: %s", errstr);
-	return ctl;
-}
-
-static void teardown(void)
-{
-	for (int i = 0; i < 10; i++)
-		if (fb[i])
-			stop_broker(i);
-	zk_session_close(admin);
-	admin = NULL;
-	free((char *)cs);
-}
 
 /* Creates a topic of one partition on the given replicas. */
 static void create_topic(const char *name, const int32_t *reps, int rf)
@@ -215,62 +151,7 @@ static bool lai_is(int broker, const char *topic, int p, const char *want)
 	return strcmp(lai(broker, topic, p), want) == 0;
 }
 
-static bool exists(const char *path)
-{
-	return zk_exists(admin, path, NULL, NULL) == ZOK;
-}
-
 /* ------------------------------------------------------------- requests */
-
-struct call {
-	pthread_mutex_t mu;
-	bool done;
-	uint8_t *bytes;
-	size_t len;
-};
-
-static void on_done(void *arg, const Fluxo__Response *resp)
-{
-	struct call *c = arg;
-	size_t n = fluxo__response__get_packed_size(resp);
-	uint8_t *b = malloc(n + 1);
-
-	fluxo__response__pack(resp, b);
-	pthread_mutex_lock(&c->mu);
-	c->bytes = b;
-	c->len = n;
-	c->done = true;
-	pthread_mutex_unlock(&c->mu);
-}
-
-static Fluxo__Response *call_sync(controller_t *ctl, Fluxo__Request *req)
-{
-	size_t n = fluxo__request__get_packed_size(req);
-	uint8_t *b = malloc(n + 1);
-	int64_t deadline = clock_mono_ms() + 10000;
-	Fluxo__Response *r;
-	struct call c;
-	bool done = false;
-
-	memset(&c, 0, sizeof(c));
-	pthread_mutex_init(&c.mu, NULL);
-	fluxo__request__pack(req, b);
-	ck_assert_int_eq(controller_submit(ctl, b, n, on_done, &c), 0);
-	free(b);
-	while (!done && clock_mono_ms() < deadline) {
-		pthread_mutex_lock(&c.mu);
-		done = c.done;
-		pthread_mutex_unlock(&c.mu);
-		if (!done)
-			usleep(5 * 1000);
-	}
-	ck_assert_msg(done, "no answer within 10 s");
-	r = fluxo__response__unpack(NULL, c.len, c.bytes);
-	ck_assert_ptr_nonnull(r);
-	free(c.bytes);
-	pthread_mutex_destroy(&c.mu);
-	return r;
-}
 
 /*
  * AlterPartitionReassignments of one partition (replicas NULL: cancel).
