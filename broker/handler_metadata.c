@@ -114,14 +114,28 @@ static Fluxo__TopicMetadata *missing_topic(struct request *r,
 			 name);
 	} else {
 		tm->error = FLUXO__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
-		snprintf(msg, sizeof(msg),
-			 "Topic '%s' does not exist and "
-			 "auto.create.topics.enable is false on this cluster; "
-			 "create it first (fluxo-topics --create --topic %s)",
-			 name, name);
+		unknown_topic_message(b, name, msg, sizeof(msg));
 	}
 	tm->error_message = request_strdup(r, msg);
 	return tm;
+}
+
+void unknown_topic_message(const struct broker *b, const char *topic,
+			   char *msg, size_t msg_size)
+{
+	if (b->conf.auto_create_topics_enable)
+		snprintf(msg, msg_size,
+			 "Topic '%s' does not exist; this request does not "
+			 "create topics (auto.create.topics.enable=true creates "
+			 "them only on a metadata request that allows it); "
+			 "create it with fluxo-topics --create --topic %s",
+			 topic, topic);
+	else
+		snprintf(msg, msg_size,
+			 "Topic '%s' does not exist and "
+			 "auto.create.topics.enable is false on this cluster; "
+			 "create it first (fluxo-topics --create --topic %s)",
+			 topic, topic);
 }
 
 void handle_metadata(struct request *r)

@@ -65,11 +65,7 @@ static Fluxo__ErrorCode unknown_partition_error(struct broker *b,
 	const struct md_topic *t = md_find_topic(s, topic);
 
 	if (!t || t->deleting)
-		snprintf(msg, msg_size,
-			 "Topic '%s' does not exist and "
-			 "auto.create.topics.enable is false on this cluster; "
-			 "create it first (fluxo-topics --create --topic %s)",
-			 topic, topic);
+		unknown_topic_message(b, topic, msg, msg_size);
 	else
 		snprintf(msg, msg_size,
 			 "This broker does not host that partition of topic "

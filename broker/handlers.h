@@ -24,6 +24,12 @@ void handle_control(struct request *r);
  * ElectLeaders, reassignments). */
 void handle_to_controller(struct request *r);
 
+/* The sentence a client reads for a topic that does not exist: it names
+ * auto.create.topics.enable only when that setting is why. Any thread. */
+struct broker;
+void unknown_topic_message(const struct broker *b, const char *topic,
+			   char *msg, size_t msg_size);
+
 /* "Produce", "Fetch", ... for logs and metrics. */
 const char *broker_api_name(int api);
 

@@ -51,8 +51,8 @@ cpid=$FX_PID
 i=0
 while kill -0 $cpid 2>/dev/null && [ $i -lt 100 ]; do
   i=$((i + 1))
-  echo "live-$i" | fx console-producer --bootstrap-server "$B" --topic $t --partition 0 2>/dev/null ||
-    echo "live-$i" | fx console-producer --bootstrap-server "$B" --topic $t
+  echo "live-$i" | fx console-producer --bootstrap-server "$B" --topic $t ||
+    fail "console producer failed on live-$i"
   sleep 0.2
 done
 wait $cpid || fail "live consumer failed"

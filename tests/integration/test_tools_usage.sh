@@ -101,6 +101,24 @@ for t in "${tools[@]}"; do
     fail "fluxo-$t --no-such-flag: expected 2 lines, got: $(cat "$tmp/err")"
 done
 
+# The broker: usage and version on stdout, a bad option refused (exit 2,
+# as getopt-style daemons do) with a hint.
+broker="$top_builddir/fluxo-broker"
+timeout 10 "$broker" --help >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] || fail "fluxo-broker --help did not exit 0"
+[ -s "$tmp/err" ] && fail "fluxo-broker --help wrote to stderr"
+for f in "Usage: fluxo-broker server.properties" --override --help-config \
+  --version; do
+  grep -q -- "$f" "$tmp/out" || fail "fluxo-broker --help does not mention $f"
+done
+out=$(timeout 10 "$broker" --version 2>&1)
+[[ "$out" =~ ^fluxo-broker\ [0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+  fail "fluxo-broker --version printed '$out'"
+timeout 10 "$broker" --no-such-flag >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "fluxo-broker --no-such-flag did not exit 2"
+grep -q -- "--no-such-flag" "$tmp/err" && grep -q -- "--help" "$tmp/err" ||
+  fail "fluxo-broker --no-such-flag: $(cat "$tmp/err")"
+
 # A value that is not a number names the flag.
 timeout 10 "$bindir/fluxo-topics" --bootstrap-server localhost:9092 --create \
   --topic t --partitions many >/dev/null 2>"$tmp/err"

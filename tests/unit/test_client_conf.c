@@ -54,6 +54,9 @@ START_TEST(test_defaults)
 	expect(c, "default.api.timeout.ms", "60000");
 	expect(c, "bootstrap.servers", "");
 	fluxo_conf_destroy(c);
+	/* The header's version is the package's (configure.ac's AC_INIT):
+	 * every tool's --version prints it. */
+	ck_assert_str_eq(FLUXO_VERSION_STR, PACKAGE_VERSION);
 }
 END_TEST
 
