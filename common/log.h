@@ -3,8 +3,10 @@
  *
  * Every line reads
  *   2026-11-25T09:05:20.123Z INFO  [facility] message
- * Messages name the ids involved as key=value pairs ("topic=t partition=3
- * offset=17") so that lines can be grepped. A line is formatted into a
+ * Messages name the ids involved: partition events as key=value pairs
+ * ("topic=t partition=3 offset=17") so that one partition's lines can be
+ * grepped; broker and controller events name the broker id and epochs in
+ * the sentence ("broker 2 is the controller, epoch 7"). A line is formatted into a
  * stack buffer and written with one write(2), so lines from several
  * threads never interleave. Safe to call from any thread.
  */
