@@ -6,4 +6,5 @@
 [ "$(j .victim)" = zk:1,2 ] || fail "victim $(j .victim)"
 [ "$(j .time_to_new_controller_ms)" != null ] || fail "no controller after the quorum came back"
 [ "$(j .heal_at_ms)" -gt 3000 ] || fail "the quorum was back before a session timeout"
+check_leader_watch
 pass

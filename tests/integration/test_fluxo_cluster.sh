@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # deploy/fluxo-cluster: up, status, stop/start on the same port with the
 # same data, kill, pause/resume, ZooKeeper server stop/start, logs,
-# settings for every broker, growing the cluster, down.
+# settings for every broker, growing the cluster, down; usage errors (exit
+# 2, nothing done), an up that would change the cluster's ZooKeeper
+# refused, a stop that waits out a worst-case controlled shutdown.
 . "$(dirname "$0")/cluster.sh"
+
+# usage_error ARGS...: fluxo-cluster ARGS exits 2 with a message.
+usage_error() {
+  local rc=0
+  "$FC" "$@" >"$T/ue.out" 2>"$T/ue.err" || rc=$?
+  [ $rc -eq 2 ] || fail "fluxo-cluster $* exited $rc, not 2: $(cat "$T/ue.err")"
+  grep -q "^fluxo-cluster: " "$T/ue.err" || fail "fluxo-cluster $*: no message: $(cat "$T/ue.err")"
+  grep -q 'unbound variable\|parameter null' "$T/ue.err" && fail "fluxo-cluster $*: $(cat "$T/ue.err")"
+  return 0
+}
+
+help=$("$FC" help) || fail "fluxo-cluster help exited $?"
+grep -q 'fluxo-cluster .*tool NAME' <<<"$help" || fail "help does not list tool: $help"
+grep -q 'fluxo-cluster .*stop-timeout ID' <<<"$help" || fail "help does not list stop-timeout"
+"$FC" --help >/dev/null || fail "fluxo-cluster --help exited $?"
+usage_error up --brokers
+usage_error up --bogus
+usage_error down --bogus
+usage_error tool
 
 # (grep -q on a pipe would end status early: pipefail fails the pipe.)
 status_has() { local st; st=$("$FC" status); grep -q "$1" <<<"$st"; }
@@ -72,9 +93,48 @@ c=$("$FC" controller) || fail "no controller"
 [[ "$c" =~ ^[123]$ ]] || fail "controller '$c'"
 "$FC" logs 1 >"$T/log1" && grep -q "broker 1 started" "$T/log1" || fail "logs 1 lacks the start line"
 
-# Errors: unknown broker, unknown command.
+# Errors: unknown broker, unknown command, a bad option to down (which
+# must then stop nothing).
 "$FC" stop 9 2>/dev/null && fail "stop of an unknown broker succeeded"
 "$FC" frobnicate 2>/dev/null && fail "an unknown command succeeded"
+usage_error down --bogus
+usage_error down --purge --bogus
+[ "$("$FC" status | grep -c '^broker [123] .* running$')" -eq 3 ] ||
+  fail "a refused down stopped brokers: $("$FC" status)"
+[ -d "$FLUXO_CLUSTER_DIR" ] || fail "a refused down --purge removed the state"
+usage_error up --zookeepers
+"$FC" tool topics | grep -q '/fluxo-topics$' || fail "tool topics: $("$FC" tool topics)"
+"$FC" tool nosuch 2>/dev/null && fail "tool of a tool that does not exist succeeded"
+
+# up never changes the ZooKeeper of an existing cluster: it says so.
+for zkarg in "--zookeepers 1" "ZK_CONNECT=127.0.0.1:2181/other"; do
+  rc=0
+  if [ "${zkarg%%=*}" = ZK_CONNECT ]; then
+    env "$zkarg" "$FC" up >/dev/null 2>"$T/up.err" || rc=$?
+  else
+    # shellcheck disable=SC2086
+    "$FC" up $zkarg >/dev/null 2>"$T/up.err" || rc=$?
+  fi
+  [ $rc -ne 0 ] || fail "up with $zkarg on a cluster of 3 ZooKeeper servers succeeded"
+  grep -q "$FLUXO_CLUSTER_DIR uses its own ZooKeeper ensemble of 3" "$T/up.err" &&
+    grep -q "down --purge" "$T/up.err" || fail "up with $zkarg: $(cat "$T/up.err")"
+done
+"$FC" up --zookeepers 3 >/dev/null 2>&1 || fail "up with the same --zookeepers failed"
+
+# stop waits longer than a worst-case controlled shutdown: every attempt
+# (max.retries + 1) a 5 s connect and a controller.socket.timeout.ms
+# answer, the backoff in between.
+hc=$("$top_builddir/fluxo-broker" --help-config)
+setting() { sed -n "s/^#$1=//p" <<<"$hc"; }
+r=$(setting controlled.shutdown.max.retries)
+b=$(setting controlled.shutdown.retry.backoff.ms)
+s=$(setting controller.socket.timeout.ms)
+worst=$(( ((r + 1) * (5000 + s) + r * b) / 1000 ))
+st=$("$FC" stop-timeout 1) || fail "stop-timeout 1 failed"
+[ "$st" -gt "$worst" ] || fail "stop waits ${st}s, less than a controlled shutdown can take (${worst}s)"
+[ "$(FLUXO_CLUSTER_STOP_TIMEOUT=7 "$FC" stop-timeout 1)" = 7 ] ||
+  fail "FLUXO_CLUSTER_STOP_TIMEOUT ignored"
+FLUXO_CLUSTER_STOP_TIMEOUT=soon usage_error stop-timeout 1
 
 # up again: a fourth broker joins; the others keep their ports.
 ports=$(for id in 1 2 3; do "$FC" port $id; done)

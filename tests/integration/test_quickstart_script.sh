@@ -3,10 +3,18 @@
 # build (FLUXO_BUILD_DIR: no build, no install): three brokers on
 # FLUXO_PORT..+2, an RF 3 topic, the five records read back; a second run
 # reuses the running cluster; status; stop stops every process it started.
+# --help prints the usage (exit 0); an unknown command is a usage error.
 . "$(dirname "$0")/lib.sh"
 
-zk_start
 qs="$top_srcdir/deploy/quickstart"
+help=$("$qs" --help) || fail "quickstart --help exited $?"
+grep -q 'deploy/quickstart stop' <<<"$help" || fail "quickstart --help printed no usage: $help"
+rc=0
+"$qs" frobnicate >/dev/null 2>"$T/qs-usage.err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'usage: deploy/quickstart' "$T/qs-usage.err" ||
+  fail "quickstart frobnicate: exit $rc, $(cat "$T/qs-usage.err")"
+
+zk_start
 export FLUXO_BUILD_DIR="$top_builddir" FLUXO_QUICKSTART_DIR="$T/qs"
 export ZK_CONNECT="$ZK/qs"
 base=""
