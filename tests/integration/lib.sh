@@ -6,6 +6,8 @@
 #                                 until it serves -> port in $(broker_port ID)
 #   broker_stop ID | broker_kill ID | broker_pause ID | broker_resume ID
 #   broker_restart ID [k=v ...]
+#   BROKER_ENV=(K=V ...)          environment of the brokers started next
+#                                 (e.g. LD_PRELOAD); none by default
 #   bs [ID]                       bootstrap address "127.0.0.1:port"
 #   fx TOOL ARGS...               run a fluxo tool from the build tree
 #   FX_OUT=f fx_bg TOOL ARGS...   start one in the background -> $FX_PID
@@ -23,6 +25,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fluxo-it.XXXXXX")
 ZK=""
 declare -A BROKER_PID BROKER_PORT BROKER_EXTRA BROKER_LOGPOS
 STARTED_PIDS=()
+BROKER_ENV=()
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
 
@@ -120,7 +123,9 @@ broker_start() { # id extra...
   else
     BROKER_LOGPOS[$id]=0
   fi
-  "$top_builddir/fluxo-broker" "$T/broker-$id.properties" \
+  # env execs the broker: $! is the broker's pid.
+  env ${BROKER_ENV[@]+"${BROKER_ENV[@]}"} \
+    "$top_builddir/fluxo-broker" "$T/broker-$id.properties" \
     >>"$T/broker-$id.log" 2>&1 &
   BROKER_PID[$id]=$!
   STARTED_PIDS+=("$!")

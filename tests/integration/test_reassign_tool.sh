@@ -5,7 +5,14 @@
 #   --verify reports them and, once done, removes every throttle;
 #   the records are all there on the new replicas;
 #   a slow (throttled) move shows in --list, blocks another --execute
-#     without --additional, and --cancel puts the old replicas back.
+#     without --additional, and --cancel puts the old replicas back;
+#   with clients running (a verifiable producer with acks=all, a
+#     verifiable consumer): a topic of ~4 MB on brokers 1,2 moves to a
+#     broker 4 started after the topic was created, under a 1 MB/s
+#     throttle (seconds); --verify reports it done; a second move at
+#     10 kB/s is cancelled and --describe shows the old replicas exactly;
+#     the producer had no send error and the consumer no error, and it
+#     read back every acknowledged record.
 # Skips (77) while the controller does not implement reassignments.
 . "$(dirname "$0")/lib.sh"
 
@@ -128,4 +135,99 @@ grep -q "non-existent partitions: mv-7" <<<"$out" || fail "unknown partition: $o
 echo '{"version":1,"partitions":[{"topic":"mv","partition":0,"replicas":[1,9]}]}' >"$T/bad.json"
 out=$(rp --execute --reassignment-json-file "$T/bad.json" 2>&1) && fail "unknown broker accepted"
 grep -q "non-existent brokerIDs: 9" <<<"$out" || fail "unknown broker: $out"
+
+# ------------------------------------------------------------ a live move to a new broker
+now_ms() { date +%s%3N; }
+fx topics --bootstrap-server "$B" --create --topic live --replica-assignment 1:2,2:1 >/dev/null ||
+  fail "create live"
+fx producer-perf --topic live --num-records 4000 --record-size 1000 --throughput -1 \
+  --producer-props bootstrap.servers="$B" acks=all >/dev/null 2>&1 || fail "bulk produce to live"
+broker_start 4 auto.leader.rebalance.enable=false
+B=$(bootstrap_all)
+FX_OUT="$T/vp.out" FX_ERR="$T/vp.err" fx_bg verifiable-producer --bootstrap-server "$B" \
+  --topic live --max-messages -1 --throughput 200 --acks -1 --value-prefix live \
+  --producer-property retries=2147483647
+vp=$FX_PID
+FX_OUT="$T/vc.out" FX_ERR="$T/vc.err" fx_bg verifiable-consumer --bootstrap-server "$B" \
+  --topic live --from-beginning --timeout-ms 120000
+vc=$FX_PID
+wait_until 20 bash -c "[ \$(grep -c producer_send_success '$T/vp.out') -ge 100 ]" ||
+  fail "the verifiable producer made no progress: $(head -3 "$T/vp.err")"
+
+cat >"$T/live.json" <<'EOF'
+{"version":1,"partitions":[
+ {"topic":"live","partition":0,"replicas":[4,2]},
+ {"topic":"live","partition":1,"replicas":[2,4]}]}
+EOF
+t0=$(now_ms)
+out=$(rp --execute --reassignment-json-file "$T/live.json" --throttle 1000000) ||
+  fail "execute live: $out"
+grep -qx "Successfully started partition reassignments for live-0,live-1" <<<"$out" ||
+  fail "execute live: $out"
+out=$(rp --verify --reassignment-json-file "$T/live.json")
+grep -q "^Reassignment of partition live-[01] is still in progress.$" <<<"$out" ||
+  fail "the throttled move was not in progress right after --execute: $out"
+live_moved() {
+  rp --verify --reassignment-json-file "$T/live.json" >"$T/verify.out" 2>&1 &&
+    grep -qx "Reassignment of partition live-0 is complete." "$T/verify.out" &&
+    grep -qx "Reassignment of partition live-1 is complete." "$T/verify.out"
+}
+wait_until 60 live_moved || fail "the move to broker 4 did not complete: $(cat "$T/verify.out")"
+took=$(( $(now_ms) - t0 ))
+grep -qx "Clearing topic-level throttles on topic live" "$T/verify.out" ||
+  fail "verify did not clear the throttles: $(cat "$T/verify.out")"
+[ "$(cfg --topic live --describe)" = "Dynamic configs for topic live are:" ] ||
+  fail "topic throttles left: $(cfg --topic live --describe)"
+[ "$(cfg --broker 4 --describe)" = "Dynamic configs for broker 4 are:" ] ||
+  fail "broker throttles left: $(cfg --broker 4 --describe)"
+desc=$(fx topics --bootstrap-server "$B" --describe --topic live)
+grep -q "Partition: 0	Leader: [0-9]*	Replicas: 4,2	" <<<"$desc" &&
+  grep -q "Partition: 1	Leader: [0-9]*	Replicas: 2,4	" <<<"$desc" ||
+  fail "replica sets after the move to broker 4: $desc"
+log "moved live (~4 MB) to broker 4 at 1 MB/s in $took ms with clients running"
+
+# A second move, too slow to finish, cancelled: the old replicas exactly.
+cat >"$T/live-slow.json" <<'EOF'
+{"version":1,"partitions":[
+ {"topic":"live","partition":0,"replicas":[3,1]},
+ {"topic":"live","partition":1,"replicas":[1,3]}]}
+EOF
+rp --execute --reassignment-json-file "$T/live-slow.json" --throttle 10000 >/dev/null ||
+  fail "slow execute of live"
+out=$(rp --verify --reassignment-json-file "$T/live-slow.json")
+grep -qx "Reassignment of partition live-0 is still in progress." <<<"$out" ||
+  fail "verify during the slow move: $out"
+out=$(rp --cancel --reassignment-json-file "$T/live-slow.json") || fail "cancel live: $out"
+grep -qx "Successfully cancelled partition reassignments for: live-0,live-1" <<<"$out" ||
+  fail "cancel live: $out"
+live_back() {
+  fx topics --bootstrap-server "$B" --describe --topic live >"$T/desc.out" 2>&1 &&
+    grep -q "Partition: 0	Leader: [0-9]*	Replicas: 4,2	" "$T/desc.out" &&
+    grep -q "Partition: 1	Leader: [0-9]*	Replicas: 2,4	" "$T/desc.out"
+}
+wait_until 20 live_back || fail "replicas after the cancel: $(cat "$T/desc.out")"
+[ "$(rp --list)" = "No partition reassignments found." ] || fail "list after cancel: $(rp --list)"
+
+# The clients: no error, and every acknowledged record read back.
+kill -TERM "$vp"
+wait "$vp" 2>/dev/null || true
+grep -q shutdown_complete "$T/vp.out" || fail "the producer did not shut down cleanly"
+errors=$(grep -c producer_send_error "$T/vp.out" || true)
+[ "$errors" -eq 0 ] || fail "$errors producer errors: $(grep -m3 producer_send_error "$T/vp.out")"
+extract() { sed -n -E 's/.*"partition":([0-9]+).*"offset":([0-9]+).*"value":"([^"]*)".*/\1 \2 \3/p'; }
+grep producer_send_success "$T/vp.out" | extract | sort >"$T/acked"
+acked=$(wc -l <"$T/acked")
+all_read() {
+  grep record_data "$T/vc.out" | extract | sort >"$T/read"
+  [ -z "$(comm -23 "$T/acked" "$T/read" | head -1)" ]
+}
+wait_until 30 all_read ||
+  fail "$(comm -23 "$T/acked" "$T/read" | wc -l) of $acked acknowledged records were not read"
+kill -TERM "$vc"
+wait "$vc" 2>/dev/null || true
+[ ! -s "$T/vc.err" ] || fail "the consumer reported errors: $(head -3 "$T/vc.err")"
+log "no producer or consumer error; the consumer read all $acked acknowledged records"
+# One at a time: brokers stopping together wait for each other's
+# controlled shutdown.
+for id in 4 3 2 1; do broker_stop "$id"; done
 pass
