@@ -205,6 +205,29 @@ static int64_t error_backoff(struct fetcher *f, int err)
 
 /* ------------------------------------------------------------ truncation */
 
+int64_t fetcher_truncation_offset(plog_t *log, int32_t leader_epoch,
+				  int64_t leader_end_offset)
+{
+	int64_t leo = plog_leo(log), target;
+
+	if (leader_epoch < 0 || leader_end_offset < 0) {
+		/* No common epoch known: the HW is the only safe point. */
+		target = plog_hw(log);
+	} else {
+		int32_t local_ep = -1;
+		int64_t local_end = -1;
+
+		target = leader_end_offset;
+		/* KIP-279: if the leader's largest epoch <= ours is older
+		 * than ours, also cap by where that epoch ends locally. */
+		plog_epoch_end_offset(log, leader_epoch, &local_ep, &local_end);
+		if (local_ep == leader_epoch && local_end >= 0 &&
+		    local_end < target)
+			target = local_end;
+	}
+	return target < leo ? target : leo;
+}
+
 /* Truncates every partition in FS_TRUNCATE. Called without f->lock;
  * takes it to read and apply. */
 static void do_truncations(struct fetcher *f)
@@ -284,24 +307,8 @@ static void do_truncations(struct fetcher *f)
 				fp->backoff_until = error_backoff(f, er->error);
 				continue;
 			}
-			if (er->leader_epoch < 0 || er->end_offset < 0) {
-				/* No common epoch known: the HW is the
-				 * only safe point. */
-				target = plog_hw(log);
-			} else {
-				int32_t local_ep = -1;
-				int64_t local_end = -1;
-
-				target = er->end_offset;
-				/* KIP-279: if the leader's largest epoch <=
-				 * ours is older than ours, also cap by where
-				 * that epoch ends locally. */
-				plog_epoch_end_offset(log, er->leader_epoch,
-						      &local_ep, &local_end);
-				if (local_ep == er->leader_epoch &&
-				    local_end >= 0 && local_end < target)
-					target = local_end;
-			}
+			target = fetcher_truncation_offset(
+			    log, er->leader_epoch, er->end_offset);
 			if (target < plog_leo(log)) {
 				log_info("replica",
 					 "topic=%s partition=%d: truncating "
