@@ -45,4 +45,16 @@ void fetcher_mgr_remove(struct fetcher_mgr *m, struct partition *p);
 int64_t fetcher_truncation_offset(plog_t *log, int32_t leader_epoch,
 				  int64_t leader_end_offset);
 
+/*
+ * What a follower does when it keeps its whole log (the truncation point
+ * is its log end offset): drops the epochs that start at the log end. Such
+ * an epoch was begun when this replica became leader, and nothing was
+ * written in it (it was paused, or lost leadership at once): the leader
+ * never had it, and fetching with it as the last fetched epoch would be
+ * answered with a diverging epoch, again and again, without ever
+ * catching up. Returns the number of epochs dropped, or ERR_IO. Exported
+ * for its unit test; any thread, but no append may run meanwhile.
+ */
+int fetcher_drop_unwritten_epochs(plog_t *log);
+
 #endif

@@ -7,7 +7,9 @@
  * uncommitted tail (the zombie of tests/integration/test_cluster_faults.sh)
  * is cut where its epoch ends at the new leader and the two logs then hold
  * the same bytes; KIP-279's cap by the local end of the leader's epoch; no
- * common epoch (the high watermark); a leader ahead (nothing to cut).
+ * common epoch (the high watermark); a leader ahead (nothing to cut); an
+ * epoch the follower began as leader without writing (paused at once) is
+ * dropped, so that its next fetch does not diverge again and again.
  */
 #include "config.h"
 
@@ -117,6 +119,19 @@ static int64_t decide(plog_t *follower, plog_t *leader)
 	return fetcher_truncation_offset(follower, ep, end);
 }
 
+/* The leader's check of a fetch (partition.c): does the follower's last
+ * fetched epoch end, at the leader, before its fetch offset? */
+static bool diverges(plog_t *leader, plog_t *follower)
+{
+	int32_t last = plog_epoch_latest(follower), ep = -1;
+	int64_t end = -1;
+
+	if (last < 0)
+		return false;
+	plog_epoch_end_offset(leader, last, &ep, &end);
+	return ep != last || (end >= 0 && end < plog_leo(follower));
+}
+
 /*
  * A leader L of epoch 1 appends [20, 30) that no follower has (they are
  * paused), then is paused itself; N, which had [0, 20), leads epoch 2
@@ -143,6 +158,7 @@ START_TEST(test_zombie_tail_truncated)
 	ck_assert_int_eq(decide(l, n), 20);
 	ck_assert_int_eq(plog_truncate_to(l, 20, &nleo), 0);
 	ck_assert_int_eq(nleo, 20);
+	ck_assert(!diverges(n, l));
 	replicate(n, l, 20);
 	ck_assert_int_eq(plog_leo(l), 35);
 	ck_assert_int_eq(plog_epoch_latest(l), 2);
@@ -214,6 +230,53 @@ START_TEST(test_leader_ahead_keeps_log)
 }
 END_TEST
 
+/*
+ * F copied epoch 1 up to 20, was made leader of epoch 2 (started at its
+ * log end, 20) while paused, and never wrote; meanwhile N went on with
+ * epoch 1 to 22 and leads epoch 3. F's truncation point is its log end,
+ * so nothing is cut, but a fetch with epoch 2 as its last fetched epoch
+ * diverges at N. Dropping the unwritten epoch ends that: F then fetches
+ * and ends with N's log.
+ */
+START_TEST(test_unwritten_epoch_dropped)
+{
+	plog_t *f = open_log("follower"), *n = open_log("leader");
+	int64_t seq = 0;
+	int32_t ep[4];
+	int64_t st[4];
+	uint8_t *fb, *nb;
+	size_t flen, nlen;
+
+	ck_assert_int_eq(plog_epoch_assign(n, 1, 0), 0);
+	lt_append(n, 4, 5, 20, now_ms, &seq, 1); /* 0..19 */
+	replicate(n, f, 0);
+	ck_assert_int_eq(plog_epoch_assign(f, 2, 20), 0); /* led, unwritten */
+	lt_append(n, 1, 2, 20, now_ms, &seq, 1);	  /* 20..21 */
+	ck_assert_int_eq(plog_epoch_assign(n, 3, 22), 0);
+	lt_append(n, 1, 5, 20, now_ms, &seq, 3); /* 22..26 */
+
+	ck_assert_int_eq(decide(f, n), 20);
+	ck_assert(diverges(n, f));
+	ck_assert_int_eq(fetcher_drop_unwritten_epochs(f), 1);
+	ck_assert_int_eq(plog_epoch_latest(f), 1);
+	ck_assert_int_eq(plog_epoch_entries(f, ep, st, 4), 1);
+	ck_assert_int_eq(plog_leo(f), 20);
+	ck_assert(!diverges(n, f));
+	replicate(n, f, 20);
+	fb = log_bytes(f, &flen);
+	nb = log_bytes(n, &nlen);
+	ck_assert_uint_eq(flen, nlen);
+	ck_assert(memcmp(fb, nb, flen) == 0);
+	/* Nothing to drop once written: epochs start below the log end. */
+	ck_assert_int_eq(fetcher_drop_unwritten_epochs(f), 0);
+	ck_assert_int_eq(plog_epoch_latest(f), 3);
+	free(fb);
+	free(nb);
+	plog_unref(f);
+	plog_unref(n);
+}
+END_TEST
+
 static Suite *fetcher_suite(void)
 {
 	Suite *s = suite_create("fetcher");
@@ -224,6 +287,7 @@ static Suite *fetcher_suite(void)
 	tcase_add_test(tc, test_kip279_cap_by_local_epoch_end);
 	tcase_add_test(tc, test_unknown_epoch_uses_hw);
 	tcase_add_test(tc, test_leader_ahead_keeps_log);
+	tcase_add_test(tc, test_unwritten_epoch_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }
