@@ -6,6 +6,8 @@
 #                                 until it serves -> port in $(broker_port ID)
 #   broker_stop ID | broker_kill ID | broker_pause ID | broker_resume ID
 #   broker_restart ID [k=v ...]
+#   broker_setting ID NAME        the value of setting NAME broker ID runs
+#                                 with (its properties, else the default)
 #   bs [ID]                       bootstrap address "127.0.0.1:port"
 #   fx TOOL ARGS...               run a fluxo tool from the build tree
 #   FX_OUT=f fx_bg TOOL ARGS...   start one in the background -> $FX_PID
@@ -126,6 +128,17 @@ broker_start() { # id extra...
   STARTED_PIDS+=("$!")
   wait_until 30 broker_serving "$id" ||
     fail "broker $id did not start (see $T/broker-$id.log)"
+}
+
+# The value broker ID runs with for setting NAME: the last NAME= line of
+# its properties file, else fluxo-broker's default (from --help-config).
+broker_setting() { # id name
+  local v
+  v=$(awk -F= -v k="$2" '$1 == k { v = substr($0, length(k) + 2) } END { print v }' \
+    "$T/broker-$1.properties")
+  [ -n "$v" ] || v=$("$top_builddir/fluxo-broker" --help-config 2>/dev/null |
+    awk -F= -v k="#$2" '$1 == k { print substr($0, length(k) + 2); exit }')
+  echo "$v"
 }
 
 broker_alive() { kill -0 "${BROKER_PID[$1]}" 2>/dev/null; }
