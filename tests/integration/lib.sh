@@ -5,6 +5,7 @@
 #   broker_start ID [k=v ...]     start broker ID with extra settings; waits
 #                                 until it serves -> port in $(broker_port ID)
 #   broker_stop ID | broker_kill ID | broker_pause ID | broker_resume ID
+#                                 (pause returns once every thread stopped)
 #   broker_restart ID [k=v ...]
 #   broker_setting ID NAME        the value of setting NAME broker ID runs
 #                                 with (its properties, else the default)
@@ -166,7 +167,24 @@ broker_kill() {
   broker_wait_exit "$id" 10 || fail "broker $id did not die on SIGKILL"
 }
 
-broker_pause() { kill -STOP "${BROKER_PID[$1]}"; }
+# Every thread of pid is stopped (state T in /proc). kill -STOP returns
+# once one thread was told; that thread stops the others when it next
+# runs, so on a busy machine the rest of the broker can go on for a few
+# milliseconds, and answer one more request, after "pause".
+all_threads_stopped() { # pid
+  awk '{ s = $0; sub(/.*\) /, "", s); st = substr(s, 1, 1); n++
+         if (st != "T" && st != "t") bad++ }
+       END { exit !(n > 0 && bad == 0) }' /proc/"$1"/task/*/stat 2>/dev/null
+}
+broker_pause() { # returns once every thread of the broker is stopped
+  kill -STOP "${BROKER_PID[$1]}"
+  local i
+  for i in $(seq 1 500); do
+    all_threads_stopped "${BROKER_PID[$1]}" && return 0
+    sleep 0.01
+  done
+  fail "broker $1 was not stopped 5 s after SIGSTOP"
+}
 broker_resume() { kill -CONT "${BROKER_PID[$1]}"; }
 
 broker_restart() { # id [extra...] (keeps its port and data)
