@@ -239,8 +239,9 @@ static void on_epoch_change(void *arg, int64_t epoch)
 
 	if (epoch < 0) {
 		log_error("broker",
-			  "re-registration in ZooKeeper failed; this broker is "
-			  "invisible to the controller until it restarts");
+			  "re-registration in ZooKeeper has not worked yet; "
+			  "this broker is invisible to the controller until "
+			  "it does (still retrying)");
 		return;
 	}
 	atomic_store(&b->broker_epoch, epoch);

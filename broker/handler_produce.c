@@ -103,6 +103,29 @@ static void free_outcomes(struct delayed_produce *dp)
 	free(dp->parts);
 }
 
+/* Why a produce that waited for replication failed, for the client. */
+static const char *wait_error_sentence(Fluxo__ErrorCode st)
+{
+	switch (st) {
+	case FLUXO__ERROR_CODE__REQUEST_TIMED_OUT:
+		return "The records were written but not replicated to the "
+		       "in-sync replicas within the request timeout";
+	case FLUXO__ERROR_CODE__NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+		return "The records were written, but the in-sync replicas "
+		       "fell below min.insync.replicas before they were "
+		       "replicated";
+	case FLUXO__ERROR_CODE__NOT_LEADER_OR_FOLLOWER:
+		return "The records were written, but this broker stopped "
+		       "leading the partition before they were replicated";
+	case FLUXO__ERROR_CODE__KAFKA_STORAGE_ERROR:
+		return "The records were written, but flushing them to disk "
+		       "failed";
+	default:
+		return "The records were written but could not be "
+		       "acknowledged";
+	}
+}
+
 static bool produce_try_complete(struct delayed_op *op, bool expired)
 {
 	struct delayed_produce *dp = (struct delayed_produce *)op;
@@ -127,11 +150,8 @@ static bool produce_try_complete(struct delayed_op *op, bool expired)
 			po->resp.error = st;
 			po->resp.base_offset = -1;
 			po->resp.n_batch_base_offsets = 0;
-			if (st == FLUXO__ERROR_CODE__REQUEST_TIMED_OUT)
-				snprintf(po->msg, sizeof(po->msg),
-					 "The records were written but not "
-					 "replicated to the in-sync replicas "
-					 "within the request timeout");
+			snprintf(po->msg, sizeof(po->msg), "%s",
+				 wait_error_sentence(st));
 			po->resp.error_message = po->msg;
 		}
 		partition_unref(po->p);

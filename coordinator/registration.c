@@ -10,13 +10,25 @@
  * added before the controller's, the controller's re-election runs after
  * the broker is registered again, as in Kafka's RegisterBrokerAndReelect.
  *
+ * A broker that is not registered is invisible to the controller, so
+ * re-registration never gives up while the process runs (Kafka keeps
+ * retrying too). When the window on the session thread closes without
+ * success (another session holds the node, ZooKeeper answers nothing but
+ * errors), the listener hands over to the registration's retry thread and
+ * returns, so that later session events and listeners are not held up.
+ * That thread retries with a backoff doubling from RETRY_MIN_MS up to
+ * RETRY_MAX_MS until it succeeds, until a newer session starts its own
+ * registration (the listener then takes over again), or until
+ * registration_destroy(). One attempt runs at a time (attempt_mu), so the
+ * callback never runs twice at once.
+ *
  * Every session id this process used is remembered, so a node left by one
  * of them is recognised as stale and replaced, never confused with
  * another broker's registration (KAFKA-7165's "node already exists and
  * owner does not match").
  *
- * Threads: the mutex guards the epoch and the session-id history; the
- * ZooKeeper calls run without it.
+ * Threads: mu guards the epoch, the session-id history and the retry
+ * state; the ZooKeeper calls run without it, under attempt_mu.
  */
 #include "config.h"
 #include "registration.h"
@@ -36,6 +48,10 @@
 
 #define FAC		 "registration"
 #define MAX_OLD_SESSIONS 16
+#define RETRY_MIN_MS	 500
+#define RETRY_MAX_MS	 5000
+/* How often an unchanged failure is logged again while retrying. */
+#define RETRY_LOG_MS	 60000
 
 struct registration {
 	zk_session_t *zs;
@@ -45,10 +61,17 @@ struct registration {
 	int listener_id;
 	char path[ZKPATH_MAX];
 
+	pthread_mutex_t attempt_mu; /* one registration attempt at a time */
 	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	int64_t epoch;
 	int64_t sessions[MAX_OLD_SESSIONS]; /* every session we used */
 	int n_sessions;
+	uint64_t session_gen; /* NEW_SESSION events seen */
+	bool retry_wanted;    /* the retry thread should register */
+	bool stopping;	      /* registration_destroy() was called */
+	pthread_t retry_thread;
+	bool retry_started;
 };
 
 /* ------------------------------------------------------------- bootstrap */
@@ -277,7 +300,33 @@ out:
 	return rc;
 }
 
-/* Retries register_once() until it settles or deadline_ms passes. */
+/* Waits up to ms or until registration_destroy(); true when stopping. */
+static bool nap(registration_t *reg, int64_t ms)
+{
+	int64_t deadline = clock_mono_ms() + ms;
+	bool stopping;
+
+	pthread_mutex_lock(&reg->mu);
+	while (!reg->stopping && clock_mono_ms() < deadline) {
+		struct timespec ts;
+		int64_t left = deadline - clock_mono_ms();
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&reg->cv, &reg->mu, &ts);
+	}
+	stopping = reg->stopping;
+	pthread_mutex_unlock(&reg->mu);
+	return stopping;
+}
+
+/* Retries register_once() until it settles, deadline_ms passes or
+ * registration_destroy() is called. */
 static int register_retry(registration_t *reg, int64_t deadline_ms,
 			  bool retry_exists, int64_t *epoch, char *errstr,
 			  size_t errstr_size)
@@ -303,11 +352,87 @@ static int register_retry(registration_t *reg, int64_t deadline_ms,
 		}
 		if (clock_mono_ms() >= deadline_ms)
 			break;
-		usleep(rc == ERR_EXISTS ? 500 * 1000 : 100 * 1000);
+		if (nap(reg, rc == ERR_EXISTS ? 500 : 100))
+			break;
 	}
 	if (rc == ERR_AGAIN)
 		rc = ERR_ZK;
 	return rc;
+}
+
+/*
+ * The retry thread: registers whenever retry_wanted is set, with a backoff
+ * doubling from RETRY_MIN_MS to RETRY_MAX_MS, for the session generation
+ * that asked, until registration_destroy().
+ */
+static void *retry_main(void *arg)
+{
+	registration_t *reg = arg;
+	int64_t backoff = RETRY_MIN_MS, last_log = 0;
+	char errstr[256], last_err[256] = "";
+
+	pthread_mutex_lock(&reg->mu);
+	for (;;) {
+		uint64_t gen;
+		int64_t epoch = -1;
+		bool current;
+		int rc;
+
+		while (!reg->stopping && !reg->retry_wanted) {
+			backoff = RETRY_MIN_MS;
+			last_err[0] = '\0';
+			pthread_cond_wait(&reg->cv, &reg->mu);
+		}
+		if (reg->stopping)
+			break;
+		pthread_mutex_unlock(&reg->mu);
+		if (nap(reg, backoff))
+			goto out;
+		backoff =
+		    backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+
+		pthread_mutex_lock(&reg->attempt_mu);
+		pthread_mutex_lock(&reg->mu);
+		gen = reg->session_gen;
+		current = reg->retry_wanted && !reg->stopping;
+		pthread_mutex_unlock(&reg->mu);
+		if (!current) {
+			pthread_mutex_unlock(&reg->attempt_mu);
+			pthread_mutex_lock(&reg->mu);
+			continue;
+		}
+		rc = register_once(reg, &epoch, errstr, sizeof(errstr));
+		pthread_mutex_lock(&reg->mu);
+		/* A newer session re-registers by itself. */
+		current = reg->retry_wanted && reg->session_gen == gen;
+		if (rc == 0 && current) {
+			reg->epoch = epoch;
+			reg->retry_wanted = false;
+		}
+		pthread_mutex_unlock(&reg->mu);
+		if (rc == 0 && current) {
+			log_info(FAC,
+				 "registered broker %" PRId32
+				 " again with broker epoch %" PRId64,
+				 reg->info.id, epoch);
+			if (reg->cb)
+				reg->cb(reg->cb_arg, epoch);
+		} else if (rc < 0 && current &&
+			   (strcmp(errstr, last_err) != 0 ||
+			    clock_mono_ms() - last_log >= RETRY_LOG_MS)) {
+			log_warn(FAC,
+				 "registering broker %" PRId32
+				 " again failed: %s; still retrying",
+				 reg->info.id, errstr);
+			snprintf(last_err, sizeof(last_err), "%s", errstr);
+			last_log = clock_mono_ms();
+		}
+		pthread_mutex_unlock(&reg->attempt_mu);
+		pthread_mutex_lock(&reg->mu);
+	}
+	pthread_mutex_unlock(&reg->mu);
+out:
+	return NULL;
 }
 
 static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
@@ -315,6 +440,7 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 	registration_t *reg = arg;
 	char errstr[256];
 	int64_t epoch = -1;
+	bool stopping;
 	int rc;
 
 	if (ev == ZK_EVENT_EXPIRED) {
@@ -325,6 +451,15 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 	}
 	if (ev != ZK_EVENT_NEW_SESSION)
 		return;
+	/* This session's registration supersedes any retry of an older one. */
+	pthread_mutex_lock(&reg->mu);
+	reg->session_gen++;
+	reg->retry_wanted = false;
+	stopping = reg->stopping;
+	pthread_mutex_unlock(&reg->mu);
+	if (stopping)
+		return;
+	pthread_mutex_lock(&reg->attempt_mu);
 	/*
 	 * A node owned by another session may be a zombie of ours the server
 	 * has not expired yet; it goes within a session timeout.
@@ -332,11 +467,20 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 	rc = register_retry(
 	    reg, clock_mono_ms() + 2 * (int64_t)zk_session_timeout_ms(zs), true,
 	    &epoch, errstr, sizeof(errstr));
+	pthread_mutex_lock(&reg->mu);
+	stopping = reg->stopping;
+	pthread_mutex_unlock(&reg->mu);
+	if (rc < 0 && stopping) {
+		/* Interrupted by registration_destroy(): nothing to report. */
+		pthread_mutex_unlock(&reg->attempt_mu);
+		return;
+	}
 	if (rc < 0) {
 		log_error(FAC,
 			  "could not register broker %" PRId32
-			  " again after the session expired: %s",
-			  reg->info.id, errstr);
+			  " again after the session expired: %s; retrying "
+			  "every %d s at most until it works",
+			  reg->info.id, errstr, RETRY_MAX_MS / 1000);
 		epoch = -1;
 	} else {
 		log_info(FAC,
@@ -346,9 +490,14 @@ static void on_session(zk_session_t *zs, enum zk_event ev, void *arg)
 	}
 	pthread_mutex_lock(&reg->mu);
 	reg->epoch = epoch;
+	if (rc < 0 && !reg->stopping) {
+		reg->retry_wanted = true;
+		pthread_cond_broadcast(&reg->cv);
+	}
 	pthread_mutex_unlock(&reg->mu);
 	if (reg->cb)
 		reg->cb(reg->cb_arg, epoch);
+	pthread_mutex_unlock(&reg->attempt_mu);
 }
 
 static char *dup_or_null(const char *s)
@@ -368,7 +517,9 @@ registration_t *registration_new(zk_session_t *zs, const struct zk_broker *info,
 	reg->cb_arg = arg;
 	reg->listener_id = -1;
 	reg->epoch = -1;
+	pthread_mutex_init(&reg->attempt_mu, NULL);
 	pthread_mutex_init(&reg->mu, NULL);
+	pthread_cond_init(&reg->cv, NULL);
 	reg->info.id = info->id;
 	reg->info.jmx_port = info->jmx_port;
 	reg->info.rack = dup_or_null(info->rack);
@@ -414,6 +565,16 @@ int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 	pthread_mutex_lock(&reg->mu);
 	reg->epoch = e;
 	pthread_mutex_unlock(&reg->mu);
+	if (!reg->retry_started) {
+		rc = pthread_create(&reg->retry_thread, NULL, retry_main, reg);
+		if (rc != 0) {
+			snprintf(errstr, errstr_size,
+				 "cannot start the re-registration thread: %s",
+				 strerror(rc));
+			return ERR_NOMEM;
+		}
+		reg->retry_started = true;
+	}
 	if (reg->listener_id < 0) {
 		reg->listener_id = zk_session_listen(reg->zs, on_session, reg);
 		if (reg->listener_id < 0) {
@@ -467,9 +628,18 @@ void registration_destroy(registration_t *reg)
 {
 	if (!reg)
 		return;
+	/* Wakes a retry on the session thread or the retry thread. */
+	pthread_mutex_lock(&reg->mu);
+	reg->stopping = true;
+	pthread_cond_broadcast(&reg->cv);
+	pthread_mutex_unlock(&reg->mu);
 	if (reg->listener_id >= 0)
 		zk_session_unlisten(reg->zs, reg->listener_id);
+	if (reg->retry_started)
+		pthread_join(reg->retry_thread, NULL);
 	zkdata_broker_free(&reg->info);
+	pthread_cond_destroy(&reg->cv);
 	pthread_mutex_destroy(&reg->mu);
+	pthread_mutex_destroy(&reg->attempt_mu);
 	free(reg);
 }

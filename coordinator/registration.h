@@ -11,7 +11,10 @@
  *
  * After a session expiry the registration re-creates the node by itself
  * (from the session's listener, before listeners added later run) and
- * reports the new broker epoch through the callback.
+ * reports the new broker epoch through the callback. It never gives up
+ * while the registration exists: when the node cannot be re-created
+ * within twice the session timeout, a thread of the registration keeps
+ * trying, with a backoff of at most 5 s.
  */
 #ifndef FLUXO_REGISTRATION_H
 #define FLUXO_REGISTRATION_H
@@ -25,9 +28,11 @@
 typedef struct registration registration_t;
 
 /*
- * Called on the session thread after each successful re-registration
- * with the new broker epoch, or with -1 when re-registering failed for
- * good (the broker is then invisible to the controller). Must not call
+ * Called after each successful re-registration with the new broker epoch,
+ * or with -1 when re-registering failed for twice the session timeout
+ * (the broker is then invisible to the controller; retries go on and the
+ * next success calls back again). Runs on the session thread or on the
+ * registration's retry thread, never twice at once. Must not call
  * registration_destroy().
  */
 typedef void (*registration_epoch_fn)(void *arg, int64_t broker_epoch);
@@ -56,13 +61,15 @@ registration_t *registration_new(zk_session_t *zs, const struct zk_broker *info,
 				 registration_epoch_fn cb, void *arg);
 
 /*
- * Creates /brokers/ids/<id> and starts re-registering after expiries.
+ * Creates /brokers/ids/<id> and starts re-registering after expiries
+ * (starting the retry thread the first time).
  * A node owned by another live session is waited on for up to one session
  * timeout (a crashed predecessor's session expires in that time; Kafka
  * fails at once). Returns 0 with *epoch set; ERR_EXISTS with errstr
  * "broker.id 1 is already registered by another broker (session 0x...)"
- * when the other session outlives the wait; ERR_ZK otherwise. Blocks; any
- * thread but the session's.
+ * when the other session outlives the wait; ERR_NOMEM when the retry
+ * thread cannot start; ERR_ZK otherwise. Blocks; any thread but the
+ * session's.
  */
 int registration_register(registration_t *reg, int64_t *epoch, char *errstr,
 			  size_t errstr_size);
@@ -78,8 +85,10 @@ void registration_add_old_session(registration_t *reg, int64_t session_id);
 int64_t registration_epoch(registration_t *reg);
 
 /*
- * Stops re-registering and frees reg. The node itself goes when the
- * session closes; registration_deregister() removes it at once.
+ * Stops re-registering (interrupting a retry in progress; an attempt
+ * already inside ZooKeeper is waited for) and frees reg. The node itself
+ * goes when the session closes; registration_deregister() removes it at
+ * once. Not from the session thread's listeners or the callback.
  */
 void registration_destroy(registration_t *reg);
 

@@ -980,6 +980,11 @@ int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts, int max)
 	return epoch_cache_entries(plog->epochs, epochs, starts, max);
 }
 
+int plog_epoch_truncate_end(plog_t *plog, int64_t end_offset)
+{
+	return epoch_cache_truncate_end(plog->epochs, end_offset);
+}
+
 /* ------------------------------------------------------------ deletion */
 
 int plog_mark_deleted(struct plog *plog, const char *new_dir)

@@ -377,6 +377,16 @@ int plog_epoch_end_offset(plog_t *plog, int32_t epoch, int32_t *epoch_out,
 /* Copies up to max (epoch, start offset) entries; returns the count. */
 int plog_epoch_entries(plog_t *plog, int32_t *epochs, int64_t *starts, int max);
 
+/*
+ * Removes the epoch cache entries that start at or after end_offset, and
+ * persists the cache, without touching the log. A follower calls it with
+ * its LEO when its truncation point is its LEO: an epoch it began as
+ * leader without appending anything starts there, and its new leader
+ * never had that epoch (Kafka's truncateTo also truncates the cache when
+ * the log is not truncated). Returns 0 or ERR_IO. Thread: any.
+ */
+int plog_epoch_truncate_end(plog_t *plog, int64_t end_offset);
+
 /* ------------------------------------------------------ configuration */
 
 /*

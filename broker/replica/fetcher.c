@@ -11,9 +11,13 @@
  * local epoch ends in the leader's log, and truncates its own log there
  * (never blindly to the high watermark: KIP-101/KIP-279). A follower
  * without any epoch in its cache truncates to its high watermark, which is
- * the only safe point it knows. A diverging_epoch in a later fetch
- * response (the leader saw our last fetched epoch end earlier) sends the
- * partition back to TRUNCATE.
+ * the only safe point it knows. When it keeps its whole log, it still
+ * drops an epoch that starts at its log end: one it began as leader
+ * without writing (paused, or deposed at once), which the leader never
+ * had, and which as the last fetched epoch would make every fetch
+ * diverge (Kafka's truncateTo truncates the cache then too). A
+ * diverging_epoch in a later fetch response (the leader saw our last
+ * fetched epoch end earlier) sends the partition back to TRUNCATE.
  *
  * Data is appended with plog_append_follower: batches keep the leader's
  * offsets and epochs. The follower's high watermark becomes
@@ -205,6 +209,64 @@ static int64_t error_backoff(struct fetcher *f, int err)
 
 /* ------------------------------------------------------------ truncation */
 
+int64_t fetcher_truncation_offset(plog_t *log, int32_t leader_epoch,
+				  int64_t leader_end_offset)
+{
+	int64_t leo = plog_leo(log), target;
+
+	if (leader_epoch < 0 || leader_end_offset < 0) {
+		/* No common epoch known: the HW is the only safe point. */
+		target = plog_hw(log);
+	} else {
+		int32_t local_ep = -1;
+		int64_t local_end = -1;
+
+		target = leader_end_offset;
+		/* KIP-279: if the leader's largest epoch <= ours is older
+		 * than ours, also cap by where that epoch ends locally. */
+		plog_epoch_end_offset(log, leader_epoch, &local_ep, &local_end);
+		if (local_ep == leader_epoch && local_end >= 0 &&
+		    local_end < target)
+			target = local_end;
+	}
+	return target < leo ? target : leo;
+}
+
+int fetcher_drop_unwritten_epochs(plog_t *log)
+{
+	int32_t epochs[64];
+	int64_t starts[64], leo = plog_leo(log);
+	int n = plog_epoch_entries(log, epochs, starts, 64), k = 0;
+
+	if (n > 64)
+		n = 64;
+	while (k < n && starts[n - 1 - k] >= leo)
+		k++;
+	if (k > 0 && plog_epoch_truncate_end(log, leo) < 0)
+		return ERR_IO;
+	return k;
+}
+
+/* After a truncation decision that kept the whole log. */
+static void drop_unwritten_epochs(struct fpart *fp, int32_t source)
+{
+	int32_t latest = plog_epoch_latest(fp->p->log);
+	int n = fetcher_drop_unwritten_epochs(fp->p->log);
+
+	if (n > 0)
+		log_info("replica",
+			 "topic=%s partition=%d: dropping leader epoch %d, "
+			 "begun at the log end %lld without a record (leader "
+			 "%d never had it)",
+			 fp->p->topic, fp->p->id, latest,
+			 (long long)plog_leo(fp->p->log), source);
+	else if (n < 0)
+		log_warn("replica",
+			 "topic=%s partition=%d: cannot drop leader epoch %d "
+			 "begun at the log end: %s",
+			 fp->p->topic, fp->p->id, latest, err_str(n));
+}
+
 /* Truncates every partition in FS_TRUNCATE. Called without f->lock;
  * takes it to read and apply. */
 static void do_truncations(struct fetcher *f)
@@ -284,24 +346,8 @@ static void do_truncations(struct fetcher *f)
 				fp->backoff_until = error_backoff(f, er->error);
 				continue;
 			}
-			if (er->leader_epoch < 0 || er->end_offset < 0) {
-				/* No common epoch known: the HW is the
-				 * only safe point. */
-				target = plog_hw(log);
-			} else {
-				int32_t local_ep = -1;
-				int64_t local_end = -1;
-
-				target = er->end_offset;
-				/* KIP-279: if the leader's largest epoch <=
-				 * ours is older than ours, also cap by where
-				 * that epoch ends locally. */
-				plog_epoch_end_offset(log, er->leader_epoch,
-						      &local_ep, &local_end);
-				if (local_ep == er->leader_epoch &&
-				    local_end >= 0 && local_end < target)
-					target = local_end;
-			}
+			target = fetcher_truncation_offset(
+			    log, er->leader_epoch, er->end_offset);
 			if (target < plog_leo(log)) {
 				log_info("replica",
 					 "topic=%s partition=%d: truncating "
@@ -317,6 +363,8 @@ static void do_truncations(struct fetcher *f)
 					fp->state = FS_FAILED;
 					continue;
 				}
+			} else {
+				drop_unwritten_epochs(fp, f->source);
 			}
 			fp->state = FS_FETCH;
 		}

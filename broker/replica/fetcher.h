@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/log/plog.h"
 #include "fluxo.pb-c.h"
 
 struct broker;
@@ -29,5 +30,31 @@ void fetcher_mgr_add(struct fetcher_mgr *m, struct partition *p,
 /* Stops following p. When this returns no fetcher appends to p. */
 void fetcher_mgr_remove(struct fetcher_mgr *m, struct partition *p);
 
+/*
+ * The truncation decision of a follower (exported for its unit test):
+ * where log must end, given the leader's answer to OffsetForLeaderEpoch
+ * for log's latest epoch (leader_epoch: the leader's largest epoch <= it,
+ * leader_end_offset: where that epoch ends in the leader's log; both -1
+ * when the leader knows no such epoch). That is the leader's end offset,
+ * capped by where leader_epoch ends locally (KIP-279: our log may hold
+ * a later epoch the leader never had), or the high watermark when no
+ * common epoch is known; never above the log end offset. The caller
+ * truncates when the result is below the log end offset. Reads only;
+ * any thread.
+ */
+int64_t fetcher_truncation_offset(plog_t *log, int32_t leader_epoch,
+				  int64_t leader_end_offset);
+
+/*
+ * What a follower does when it keeps its whole log (the truncation point
+ * is its log end offset): drops the epochs that start at the log end. Such
+ * an epoch was begun when this replica became leader, and nothing was
+ * written in it (it was paused, or lost leadership at once): the leader
+ * never had it, and fetching with it as the last fetched epoch would be
+ * answered with a diverging epoch, again and again, without ever
+ * catching up. Returns the number of epochs dropped, or ERR_IO. Exported
+ * for its unit test; any thread, but no append may run meanwhile.
+ */
+int fetcher_drop_unwritten_epochs(plog_t *log);
 
 #endif

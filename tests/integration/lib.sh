@@ -5,9 +5,12 @@
 #   broker_start ID [k=v ...]     start broker ID with extra settings; waits
 #                                 until it serves -> port in $(broker_port ID)
 #   broker_stop ID | broker_kill ID | broker_pause ID | broker_resume ID
+#                                 (pause returns once every thread stopped)
 #   broker_restart ID [k=v ...]
 #   BROKER_ENV=(K=V ...)          environment of the brokers started next
 #                                 (e.g. LD_PRELOAD); none by default
+#   broker_setting ID NAME        the value of setting NAME broker ID runs
+#                                 with (its properties, else the default)
 #   bs [ID]                       bootstrap address "127.0.0.1:port"
 #   fx TOOL ARGS...               run a fluxo tool from the build tree
 #   FX_OUT=f fx_bg TOOL ARGS...   start one in the background -> $FX_PID
@@ -133,6 +136,17 @@ broker_start() { # id extra...
     fail "broker $id did not start (see $T/broker-$id.log)"
 }
 
+# The value broker ID runs with for setting NAME: the last NAME= line of
+# its properties file, else fluxo-broker's default (from --help-config).
+broker_setting() { # id name
+  local v
+  v=$(awk -F= -v k="$2" '$1 == k { v = substr($0, length(k) + 2) } END { print v }' \
+    "$T/broker-$1.properties")
+  [ -n "$v" ] || v=$("$top_builddir/fluxo-broker" --help-config 2>/dev/null |
+    awk -F= -v k="#$2" '$1 == k { print substr($0, length(k) + 2); exit }')
+  echo "$v"
+}
+
 broker_alive() { kill -0 "${BROKER_PID[$1]}" 2>/dev/null; }
 
 broker_wait_exit() { # id seconds
@@ -158,7 +172,24 @@ broker_kill() {
   broker_wait_exit "$id" 10 || fail "broker $id did not die on SIGKILL"
 }
 
-broker_pause() { kill -STOP "${BROKER_PID[$1]}"; }
+# Every thread of pid is stopped (state T in /proc). kill -STOP returns
+# once one thread was told; that thread stops the others when it next
+# runs, so on a busy machine the rest of the broker can go on for a few
+# milliseconds, and answer one more request, after "pause".
+all_threads_stopped() { # pid
+  awk '{ s = $0; sub(/.*\) /, "", s); st = substr(s, 1, 1); n++
+         if (st != "T" && st != "t") bad++ }
+       END { exit !(n > 0 && bad == 0) }' /proc/"$1"/task/*/stat 2>/dev/null
+}
+broker_pause() { # returns once every thread of the broker is stopped
+  kill -STOP "${BROKER_PID[$1]}"
+  local i
+  for i in $(seq 1 500); do
+    all_threads_stopped "${BROKER_PID[$1]}" && return 0
+    sleep 0.01
+  done
+  fail "broker $1 was not stopped 5 s after SIGSTOP"
+}
 broker_resume() { kill -CONT "${BROKER_PID[$1]}"; }
 
 broker_restart() { # id [extra...] (keeps its port and data)

@@ -2,7 +2,9 @@
  * test_registration.c - bootstrap paths, cluster id, and the checked
  * ephemeral registration against a real ZooKeeper: the JSON written,
  * the broker epoch, a duplicate broker id, a node left by an earlier
- * session, and re-registration after a forced session expiry.
+ * session, re-registration after a forced session expiry, and that it
+ * keeps retrying past twice the session timeout (and stops on destroy)
+ * while another session holds the node.
  */
 #include "config.h"
 
@@ -291,6 +293,143 @@ START_TEST(test_reregister_after_expiry)
 }
 END_TEST
 
+/*
+ * Another session takes /brokers/ids/<id> the moment the broker's new
+ * session is announced: a listener added before the registration's runs
+ * first, so the registration always finds the node taken.
+ */
+struct impostor {
+	zk_session_t *zs;
+	const char *path;
+	atomic_bool done;
+	int rc;
+};
+
+static void impostor_listener(zk_session_t *zs, enum zk_event ev, void *arg)
+{
+	struct impostor *im = arg;
+
+	(void)zs;
+	if (ev != ZK_EVENT_NEW_SESSION || atomic_exchange(&im->done, true))
+		return;
+	im->rc =
+	    zk_create(im->zs, im->path, "{}", 2, ZOO_EPHEMERAL, NULL, 0, NULL);
+}
+
+static int n_epochs(struct epoch_rec *r)
+{
+	int n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static bool got_second_epoch(void *arg)
+{
+	return n_epochs(arg) >= 2;
+}
+
+/*
+ * Sets up a broker (session timeout 2 s) whose session is expired and
+ * whose node an impostor holds; returns once the registration has
+ * reported the first failure (-1) after twice the session timeout.
+ */
+static registration_t *expire_with_impostor(const char *cs, int32_t id,
+					    const char *path,
+					    struct impostor *im,
+					    struct epoch_rec *rec,
+					    zk_session_t **zsp, int64_t *e1)
+{
+	struct zk_broker info = info_for(id);
+	zk_session_t *zs = zktest_session(cs, 2000);
+	registration_t *reg;
+
+	ck_assert_ptr_nonnull(zs);
+	ck_assert_int_eq(registration_bootstrap(zs, cid, sizeof(cid), errstr,
+						sizeof(errstr)),
+			 0);
+	im->zs = zktest_session(cs, 20000);
+	im->path = path;
+	im->rc = -1;
+	atomic_init(&im->done, false);
+	ck_assert_int_ge(zk_session_listen(zs, impostor_listener, im), 0);
+	reg = registration_new(zs, &info, on_epoch, rec);
+	ck_assert_int_eq(registration_register(reg, e1, errstr, sizeof(errstr)),
+			 0);
+	ck_assert(zktest_expire(zs, 20000));
+	ck_assert_msg(zktest_wait(got_epoch, rec, 20000),
+		      "no report within 20 s of the expiry");
+	ck_assert_int_eq(im->rc, ZOK);
+	ck_assert_int_eq(rec->epochs[0], -1);
+	*zsp = zs;
+	return reg;
+}
+
+/*
+ * The node is held for longer than twice the session timeout: the
+ * registration reports -1 but keeps trying, and registers as soon as the
+ * node is free (within its largest backoff, 5 s), with a new epoch.
+ */
+START_TEST(test_reregister_keeps_retrying)
+{
+	struct epoch_rec rec = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+	struct impostor im;
+	registration_t *reg;
+	zk_session_t *zs;
+	int64_t e1, t0, took;
+	struct Stat st;
+
+	reg = expire_with_impostor(zktest_chroot("retry"), 7, "/brokers/ids/7",
+				   &im, &rec, &zs, &e1);
+	/* Well past the first window, still refused, still unregistered. */
+	sleep(3);
+	ck_assert_int_eq(n_epochs(&rec), 1);
+	ck_assert_int_eq(registration_epoch(reg), -1);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/7", NULL, &st), ZOK);
+	ck_assert_int_ne(st.ephemeralOwner, zk_session_id(zs));
+
+	zk_session_close(im.zs); /* its node goes with it */
+	t0 = zktest_now_ms();
+	ck_assert_msg(zktest_wait(got_second_epoch, &rec, 15000),
+		      "not registered again within 15 s of the node's release");
+	took = zktest_now_ms() - t0;
+	ck_assert_msg(took < 5000 + 2000,
+		      "registered %lld ms after the release (backoff <= 5 s)",
+		      (long long)took);
+	ck_assert_int_gt(rec.epochs[1], e1);
+	ck_assert_int_eq(registration_epoch(reg), rec.epochs[1]);
+	ck_assert_int_eq(zk_exists(zs, "/brokers/ids/7", NULL, &st), ZOK);
+	ck_assert_int_eq(st.czxid, rec.epochs[1]);
+	ck_assert_int_eq(st.ephemeralOwner, zk_session_id(zs));
+	registration_destroy(reg);
+	zk_session_close(zs);
+}
+END_TEST
+
+/* Destroying a registration that is retrying returns promptly and calls
+ * back no more. */
+START_TEST(test_destroy_while_retrying)
+{
+	struct epoch_rec rec = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+	struct impostor im;
+	registration_t *reg;
+	zk_session_t *zs;
+	int64_t e1, t0;
+
+	reg = expire_with_impostor(zktest_chroot("retrystop"), 8,
+				   "/brokers/ids/8", &im, &rec, &zs, &e1);
+	t0 = zktest_now_ms();
+	registration_destroy(reg);
+	ck_assert_int_lt(zktest_now_ms() - t0, 2000);
+	zk_session_close(im.zs);
+	sleep(1);
+	ck_assert_int_eq(n_epochs(&rec), 1);
+	zk_session_close(zs);
+}
+END_TEST
+
 static Suite *registration_suite(void)
 {
 	Suite *s = suite_create("registration");
@@ -303,6 +442,8 @@ static Suite *registration_suite(void)
 	tcase_add_test(tc, test_stale_node_replaced);
 	tcase_add_test(tc, test_crashed_predecessor);
 	tcase_add_test(tc, test_reregister_after_expiry);
+	tcase_add_test(tc, test_reregister_keeps_retrying);
+	tcase_add_test(tc, test_destroy_while_retrying);
 	suite_add_tcase(s, tc);
 	return s;
 }
