@@ -119,11 +119,14 @@ wait_until 30 pushed || fail "not every live broker got the full state"
 last=0
 for id in 1 2 3; do
   [ "$id" = "$old" ] && continue
-  t=$(ms_of "$(since "$id" | grep "full metadata from controller $new" |
-    grep -m1 "$total partitions" | cut -d' ' -f1)")
+  line=$(since "$id" | grep "full metadata from controller $new" |
+    grep -m1 "$total partitions")
+  echo "broker $id: $line"
+  t=$(ms_of "${line%% *}")
   [ "$t" -gt "$last" ] && last=$t
 done
-since "$new" | grep 'fail-over done' || true
+wait_until 10 eval 'since "$new" | grep -q "fail-over done"' || true
+since "$new" | grep -E 'is the controller|read [0-9]+ brokers|fail-over done' || true
 echo "broker $new is the controller; complete state on every live broker" \
   "$(( last - $(ms_of "$elected") )) ms after its election"
 
