@@ -791,6 +791,16 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 				 "fields; nothing was appended",
 				 p->topic, p->id);
 			err = FLUXO__ERROR_CODE__INVALID_RECORD;
+		} else if (plog_failed(p->log)) {
+			/* A write or flush of this log failed earlier (a
+			 * full disk, an I/O error): what is on disk may not
+			 * be what was acknowledged as flushed, so the log
+			 * takes no more writes until it is reloaded. */
+			snprintf(msg, msg_size,
+				 "%s-%d refuses writes: an earlier write or "
+				 "flush of its log failed (see the broker's "
+				 "log); free the disk and restart the broker",
+				 p->topic, p->id);
 		} else {
 			snprintf(msg, msg_size,
 				 "Writing %s-%d failed: %s; nothing was "
