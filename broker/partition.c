@@ -808,9 +808,13 @@ Fluxo__ErrorCode partition_append(struct partition *p, uint8_t *data,
 				 p->topic, p->id,
 				 rc == ERR_NOSPACE ? "the log directory is full"
 						   : err_str(rc));
-			log_error("produce",
-				  "topic=%s partition=%d: append failed: %s",
-				  p->topic, p->id, err_str(rc));
+			/* The log reports its own write errors, at most
+			 * one line every few seconds. */
+			if (rc != ERR_NOSPACE && rc != ERR_IO)
+				log_error("produce",
+					  "topic=%s partition=%d: append "
+					  "failed: %s",
+					  p->topic, p->id, err_str(rc));
 		}
 		if (bases != bases_buf)
 			free(bases);

@@ -99,6 +99,10 @@ struct plog {
 	atomic_bool closed;
 	atomic_bool deleted;
 	atomic_bool failed;
+	/* Failed appends: the last one logged (mono ms) and those not
+	 * logged since; a full disk must not flood the log. */
+	_Atomic int64_t write_err_logged_ms;
+	_Atomic int64_t write_err_quiet;
 	atomic_bool dir_dirty;	  /* entries created since the dir fsync */
 	atomic_bool parent_dirty; /* the dir itself is new: fsync its
 				   * parent at the first flush */

@@ -477,13 +477,32 @@ static bool publish_append(struct plog *plog, size_t len, int64_t next,
 	       next - plog_flushed(plog) >= plog->conf.flush_messages;
 }
 
+/* At most one line per partition every WRITE_ERR_LOG_MS; the next one
+ * says how many were left out. */
+#define WRITE_ERR_LOG_MS 10000
+
 static void log_write_error(struct plog *plog, int rc, size_t len)
 {
+	int64_t now = clock_mono_ms();
+	int64_t last = atomic_load(&plog->write_err_logged_ms);
+	int e = errno;
+
+	if (last && now - last < WRITE_ERR_LOG_MS) {
+		atomic_fetch_add(&plog->write_err_quiet, 1);
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&plog->write_err_logged_ms, &last,
+					    now)) {
+		atomic_fetch_add(&plog->write_err_quiet, 1);
+		return;
+	}
 	log_error(LOG_FAC,
 		  "topic=%s partition=%" PRId32 " append of %zu bytes "
-		  "failed: %s (%s); nothing was appended",
-		  plog->topic, plog->partition, len, err_str(rc),
-		  strerror(errno));
+		  "failed: %s (%s); nothing was appended (%" PRId64
+		  " more failed appends not logged in the last %d s)",
+		  plog->topic, plog->partition, len, err_str(rc), strerror(e),
+		  atomic_exchange(&plog->write_err_quiet, 0),
+		  WRITE_ERR_LOG_MS / 1000);
 }
 
 /*
