@@ -63,7 +63,6 @@ cluster_cleanup() {
     "$FC" down >/dev/null 2>&1 || true
     cluster_sanitizers || rc=1
   fi
-  (exit $rc)
-  cleanup
+  cleanup "$rc"
 }
 trap cluster_cleanup EXIT

@@ -213,8 +213,12 @@ check_sanitizers() {
   return 0
 }
 
+# cleanup [RC]: the exit trap; a trap of a test's own passes the exit
+# status it saw (a bare `(exit $rc)` would trip errexit when it is not 0,
+# ending the trap before anything was stopped).
 cleanup() {
   local rc=$?
+  [ $# -eq 0 ] || rc=$1
   local pid
   for pid in "${STARTED_PIDS[@]}"; do
     kill -CONT "$pid" 2>/dev/null || true

@@ -27,8 +27,7 @@ on_exit() {
   fi
   wait 2>/dev/null || true
   umount "$small" 2>/dev/null || umount -l "$small" 2>/dev/null || true
-  (exit $rc)
-  cleanup
+  cleanup "$rc"
 }
 trap on_exit EXIT
 

@@ -26,7 +26,9 @@ done
 export FLUXO_PORT=$base
 stopped=no
 qs_stop() { [ $stopped = yes ] || "$qs" stop >/dev/null 2>&1 || true; }
-trap 'qs_stop; cleanup' EXIT
+# The test's exit status goes to cleanup: after qs_stop, $? would be 0 and
+# a failed test would have passed.
+trap 'rc=$?; qs_stop; cleanup "$rc"' EXIT
 
 timeout 300 "$qs" >"$T/qs1.out" 2>&1 || { cat "$T/qs1.out" >&2; fail "quickstart failed"; }
 out=$(cat "$T/qs1.out")
