@@ -183,3 +183,31 @@ int64_t lt_file_size(const char *path)
 
 	return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
+
+void lt_replicate(plog_t *leader, plog_t *follower, int64_t from)
+{
+	int guard = 0;
+
+	while (from < plog_leo(leader)) {
+		struct plog_slice sl;
+		struct batch_run_info info;
+		struct plog_append_result res;
+		uint8_t *data;
+
+		ck_assert_int_lt(guard++, 10000);
+		ck_assert_int_eq(plog_read(leader, from, 3000, -1, true, &sl),
+				 0);
+		data = malloc(sl.len);
+		ck_assert_ptr_nonnull(data);
+		ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
+		ck_assert_int_eq(
+		    batch_run_validate(data, sl.len, 1 << 30, &info, NULL), 0);
+		ck_assert_int_eq(
+		    plog_append_follower(follower, data, sl.len, &info, &res),
+		    0);
+		ck_assert_int_eq(res.first_offset, from);
+		from = sl.end_offset;
+		plog_slice_release(&sl);
+		free(data);
+	}
+}

@@ -1,9 +1,10 @@
 /*
  * log_test_util.h - helpers shared by the storage engine's suites
  * (test_index, test_segment, test_plog, test_recovery, test_retention,
- * test_log_manager): temporary directories, batch runs whose record values
- * carry a sequence number, a settable clock, and a reader that walks a
- * partition log through plog_read and checks every record.
+ * test_log_manager, test_fetcher): temporary directories, batch runs whose
+ * record values carry a sequence number, a settable clock, a reader that
+ * walks a partition log through plog_read and checks every record, and a
+ * leader-to-follower copy.
  */
 #ifndef FLUXO_LOG_TEST_UTIL_H
 #define FLUXO_LOG_TEST_UTIL_H
@@ -49,6 +50,10 @@ void lt_conf(struct topic_conf *tc, int32_t segment_bytes,
  */
 int64_t lt_read_all(plog_t *plog, int64_t from, int64_t to, size_t max_bytes,
 		    int64_t delta, int64_t *batches);
+
+/* Copies leader's [from, LEO) into follower with follower appends (the
+ * leader's offsets and epochs), checking every step. */
+void lt_replicate(plog_t *leader, plog_t *follower, int64_t from);
 
 /* Size of the file at path, or -1. */
 int64_t lt_file_size(const char *path);

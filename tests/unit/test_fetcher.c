@@ -57,34 +57,6 @@ static plog_t *open_log(const char *name)
 	return p;
 }
 
-/* Copies leader's log from offset `from` to its end into follower. */
-static void replicate(plog_t *leader, plog_t *follower, int64_t from)
-{
-	int guard = 0;
-
-	while (from < plog_leo(leader)) {
-		struct plog_slice sl;
-		struct batch_run_info info;
-		struct plog_append_result res;
-		uint8_t *data;
-
-		ck_assert_int_lt(guard++, 1000);
-		ck_assert_int_eq(plog_read(leader, from, 3000, -1, true, &sl),
-				 0);
-		data = malloc(sl.len);
-		ck_assert_ptr_nonnull(data);
-		ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
-		ck_assert_int_eq(
-		    batch_run_validate(data, sl.len, 1 << 30, &info, NULL), 0);
-		ck_assert_int_eq(
-		    plog_append_follower(follower, data, sl.len, &info, &res),
-		    0);
-		from = sl.end_offset;
-		plog_slice_release(&sl);
-		free(data);
-	}
-}
-
 /* The bytes of [0, LEO) of a log, malloc'd; *len gets the size. */
 static uint8_t *log_bytes(plog_t *p, size_t *len)
 {
@@ -148,7 +120,7 @@ START_TEST(test_zombie_tail_truncated)
 
 	ck_assert_int_eq(plog_epoch_assign(l, 1, 0), 0);
 	lt_append(l, 4, 5, 20, now_ms, &seq, 1); /* 0..19 */
-	replicate(l, n, 0);
+	lt_replicate(l, n, 0);
 	plog_set_hw(l, 20);
 	plog_set_hw(n, 20);
 	lt_append(l, 2, 5, 20, now_ms, &seq, 1); /* 20..29: the tail */
@@ -159,7 +131,7 @@ START_TEST(test_zombie_tail_truncated)
 	ck_assert_int_eq(plog_truncate_to(l, 20, &nleo), 0);
 	ck_assert_int_eq(nleo, 20);
 	ck_assert(!diverges(n, l));
-	replicate(n, l, 20);
+	lt_replicate(n, l, 20);
 	ck_assert_int_eq(plog_leo(l), 35);
 	ck_assert_int_eq(plog_epoch_latest(l), 2);
 	lb = log_bytes(l, &llen);
@@ -188,7 +160,7 @@ START_TEST(test_kip279_cap_by_local_epoch_end)
 
 	ck_assert_int_eq(plog_epoch_assign(ld, 1, 0), 0);
 	lt_append(ld, 4, 5, 20, now_ms, &seq, 1); /* 0..19 */
-	replicate(ld, f, 0);
+	lt_replicate(ld, f, 0);
 	lt_append(ld, 1, 2, 20, now_ms, &seq, 1); /* 20..21, epoch 1 */
 	ck_assert_int_eq(plog_epoch_assign(ld, 3, 22), 0);
 	lt_append(ld, 1, 5, 20, now_ms, &seq, 3); /* 22..26 */
@@ -249,7 +221,7 @@ START_TEST(test_unwritten_epoch_dropped)
 
 	ck_assert_int_eq(plog_epoch_assign(n, 1, 0), 0);
 	lt_append(n, 4, 5, 20, now_ms, &seq, 1); /* 0..19 */
-	replicate(n, f, 0);
+	lt_replicate(n, f, 0);
 	ck_assert_int_eq(plog_epoch_assign(f, 2, 20), 0); /* led, unwritten */
 	lt_append(n, 1, 2, 20, now_ms, &seq, 1);	  /* 20..21 */
 	ck_assert_int_eq(plog_epoch_assign(n, 3, 22), 0);
@@ -262,7 +234,7 @@ START_TEST(test_unwritten_epoch_dropped)
 	ck_assert_int_eq(plog_epoch_entries(f, ep, st, 4), 1);
 	ck_assert_int_eq(plog_leo(f), 20);
 	ck_assert(!diverges(n, f));
-	replicate(n, f, 20);
+	lt_replicate(n, f, 20);
 	fb = log_bytes(f, &flen);
 	nb = log_bytes(n, &nlen);
 	ck_assert_uint_eq(flen, nlen);

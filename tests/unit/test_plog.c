@@ -313,34 +313,6 @@ START_TEST(test_roll_by_full_index)
 }
 END_TEST
 
-/* Copies a leader's [from, leo) into a follower with follower appends. */
-static void replicate(plog_t *leader, plog_t *follower, int64_t from)
-{
-	int guard = 0;
-
-	while (from < plog_leo(leader)) {
-		struct plog_slice sl;
-		struct batch_run_info info;
-		struct plog_append_result res;
-		uint8_t *data;
-
-		ck_assert_int_lt(guard++, 10000);
-		ck_assert_int_eq(plog_read(leader, from, 3000, -1, true, &sl),
-				 0);
-		data = malloc(sl.len);
-		ck_assert_int_eq(plog_slice_copy(&sl, data), 0);
-		ck_assert_int_eq(
-		    batch_run_validate(data, sl.len, 1 << 30, &info, NULL), 0);
-		ck_assert_int_eq(
-		    plog_append_follower(follower, data, sl.len, &info, &res),
-		    0);
-		ck_assert_int_eq(res.first_offset, from);
-		from = sl.end_offset;
-		plog_slice_release(&sl);
-		free(data);
-	}
-}
-
 START_TEST(test_follower_append_and_truncate)
 {
 	char fdir[1024], errstr[256];
@@ -361,7 +333,7 @@ START_TEST(test_follower_append_and_truncate)
 	ck_assert_int_eq(plog_epoch_assign(leader, 1, 0), 0);
 	lt_append(leader, 20, 3, 60, now_ms, &seq, 1); /* 0..59, epoch 1 */
 	lt_append(leader, 20, 3, 60, now_ms, &seq, 4); /* 60..119, epoch 4 */
-	replicate(leader, follower, 0);
+	lt_replicate(leader, follower, 0);
 	ck_assert_int_eq(plog_leo(follower), 120);
 	ck_assert_int_gt(plog_segment_count(follower), 3);
 	ck_assert_int_eq(lt_read_all(follower, 0, 120, 5000, 0, NULL), 120);
@@ -395,7 +367,7 @@ START_TEST(test_follower_append_and_truncate)
 	ck_assert_int_eq(plog_epoch_entries(follower, ep, st, 8), 1);
 	ck_assert_int_eq(lt_read_all(follower, 0, 45, 5000, 0, NULL), 45);
 	/* It catches up again from there. */
-	replicate(leader, follower, 45);
+	lt_replicate(leader, follower, 45);
 	ck_assert_int_eq(lt_read_all(follower, 0, 120, 5000, 0, NULL), 120);
 	ck_assert_int_eq(plog_epoch_entries(follower, ep, st, 8), 2);
 	/* Truncation below the first segment restarts the log. */
