@@ -26,6 +26,7 @@
 #include "common/net.h"
 #include "common/rpc.h"
 #include "fluxo.pb-c.h"
+#include "rawclient.h"
 
 static char host[256];
 static int port;
@@ -76,31 +77,15 @@ static Fluxo__Response *call(int fd, Fluxo__Request *req, const void *payload,
  * connection: also proves the broker still serves. */
 static int64_t log_end(void)
 {
-	Fluxo__Request req = FLUXO__REQUEST__INIT;
-	Fluxo__ListOffsetsRequest lr = FLUXO__LIST_OFFSETS_REQUEST__INIT;
-	Fluxo__ListOffsetsTopic t = FLUXO__LIST_OFFSETS_TOPIC__INIT;
-	Fluxo__ListOffsetsPartition p = FLUXO__LIST_OFFSETS_PARTITION__INIT;
-	Fluxo__ListOffsetsTopic *tp = &t;
-	Fluxo__ListOffsetsPartition *pp = &p;
+	struct rc_list_offsets lo;
 	Fluxo__Response *resp;
 	struct buf rb = BUF_INIT;
 	int64_t off;
 	int fd = dial();
 
-	p.partition = 0;
-	p.current_leader_epoch = -1;
-	p.timestamp = -1;
-	t.name = (char *)topic;
-	t.partitions = &pp;
-	t.n_partitions = 1;
-	lr.replica_id = -1;
-	lr.topics = &tp;
-	lr.n_topics = 1;
-	req.api = FLUXO__API_KEY__LIST_OFFSETS;
-	req.correlation_id = 7;
-	req.body_case = FLUXO__REQUEST__BODY_LIST_OFFSETS;
-	req.list_offsets = &lr;
-	resp = call(fd, &req, NULL, 0, &rb);
+	rc_list_offsets_init(&lo, topic, 0, -1);
+	lo.req.correlation_id = 7;
+	resp = call(fd, &lo.req, NULL, 0, &rb);
 	ck_assert_ptr_nonnull(resp);
 	ck_assert_int_eq(resp->correlation_id, 7);
 	ck_assert_int_eq(resp->list_offsets->topics[0]->partitions[0]->error,

@@ -25,7 +25,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "common/net.h"
 #include "common/rpc.h"
 #include "fluxo.pb-c.h"
+#include "rawclient.h"
 
 #define MAX_SENT 4096
 
@@ -60,27 +60,13 @@ static const char *topic;
 static char boot_host[256];
 static int boot_port;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "idem_client: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
 static int dial(const char *host, int port)
 {
 	char err[256];
 	int fd = net_connect(host, port, 5000, err, sizeof(err));
 
 	if (fd < 0)
-		die("connect %s:%d: %s", host, port, err);
+		rc_die("connect %s:%d: %s", host, port, err);
 	return fd;
 }
 
@@ -101,11 +87,11 @@ static Fluxo__Response *call(int fd, Fluxo__Request *req, const void *payload,
 
 	if (rpc_call(fd, &req->base, payload, plen, 64u << 20, 15000, &rb,
 		     &fi) < 0)
-		die("request %d failed", (int)req->api);
+		rc_die("request %d failed", (int)req->api);
 	resp = fluxo__response__unpack(NULL, fi.head_len, rb.data);
 	buf_free(&rb);
 	if (!resp)
-		die("undecodable response");
+		rc_die("undecodable response");
 	return resp;
 }
 
@@ -160,39 +146,23 @@ static int dial_leader(void)
 		fluxo__response__free_unpacked(resp, NULL);
 		usleep(200 * 1000);
 	}
-	die("no reachable leader for %s-0 within 30 s", topic);
+	rc_die("no reachable leader for %s-0 within 30 s", topic);
 	return -1;
 }
 
 static int64_t log_end(void)
 {
-	Fluxo__Request req = FLUXO__REQUEST__INIT;
-	Fluxo__ListOffsetsRequest lr = FLUXO__LIST_OFFSETS_REQUEST__INIT;
-	Fluxo__ListOffsetsTopic t = FLUXO__LIST_OFFSETS_TOPIC__INIT;
-	Fluxo__ListOffsetsPartition p = FLUXO__LIST_OFFSETS_PARTITION__INIT;
-	Fluxo__ListOffsetsTopic *tp = &t;
-	Fluxo__ListOffsetsPartition *pp = &p;
+	struct rc_list_offsets lo;
 	Fluxo__Response *resp;
 	int64_t off;
 	int fd = dial_leader();
 
-	p.partition = 0;
-	p.current_leader_epoch = -1;
-	p.timestamp = -1;
-	t.name = (char *)topic;
-	t.partitions = &pp;
-	t.n_partitions = 1;
-	lr.replica_id = -1;
-	lr.topics = &tp;
-	lr.n_topics = 1;
-	req.api = FLUXO__API_KEY__LIST_OFFSETS;
-	req.correlation_id = 2;
-	req.body_case = FLUXO__REQUEST__BODY_LIST_OFFSETS;
-	req.list_offsets = &lr;
-	resp = call(fd, &req, NULL, 0);
+	rc_list_offsets_init(&lo, topic, 0, -1);
+	lo.req.correlation_id = 2;
+	resp = call(fd, &lo.req, NULL, 0);
 	if (resp->body_case != FLUXO__RESPONSE__BODY_LIST_OFFSETS ||
 	    resp->list_offsets->topics[0]->partitions[0]->error)
-		die("ListOffsets failed");
+		rc_die("ListOffsets failed");
 	off = resp->list_offsets->topics[0]->partitions[0]->offset;
 	fluxo__response__free_unpacked(resp, NULL);
 	return off;
@@ -212,10 +182,10 @@ static void build(struct buf *out, const struct state *st, int16_t epoch,
 
 		if (batch_builder_add(&bb, clock_wall_ms(), NULL, -1, val, len,
 				      NULL, 0))
-			die("out of memory");
+			rc_die("out of memory");
 	}
 	if (batch_builder_finish(&bb, st->pid, epoch, seq, -1))
-		die("cannot build a batch");
+		rc_die("cannot build a batch");
 	buf_append(out, bb.out.data, bb.out.len);
 	batch_builder_free(&bb);
 }
@@ -252,7 +222,7 @@ static Fluxo__ProducePartitionResponse *produce(const struct buf *data,
 	if ((*resp)->body_case != FLUXO__RESPONSE__BODY_PRODUCE ||
 	    (*resp)->produce->n_topics != 1 ||
 	    (*resp)->produce->topics[0]->n_partitions != 1)
-		die("bad produce response (error %d: %s)", (int)(*resp)->error,
+		rc_die("bad produce response (error %d: %s)", (int)(*resp)->error,
 		    (*resp)->error_message);
 	return (*resp)->produce->topics[0]->partitions[0];
 }
@@ -269,7 +239,7 @@ static int64_t send_one(const struct state *st, int16_t epoch, int32_t seq,
 	build(&b, st, epoch, seq, n);
 	pp = produce(&b, &resp);
 	if ((int)pp->error != want)
-		die("batch seq %d (%d records): error %d (%s), expected %d",
+		rc_die("batch seq %d (%d records): error %d (%s), expected %d",
 		    seq, n, (int)pp->error, pp->error_message, want);
 	off = pp->base_offset;
 	fluxo__response__free_unpacked(resp, NULL);
@@ -285,7 +255,7 @@ static void load(const char *path, struct state *st)
 	memset(st, 0, sizeof(*st));
 	if (!f || fscanf(f, "%" SCNd64 " %d %" SCNd32, &st->pid, &epoch,
 			 &st->next_seq) != 3)
-		die("cannot read %s", path);
+		rc_die("cannot read %s", path);
 	st->epoch = (int16_t)epoch;
 	while (st->ns < MAX_SENT) {
 		struct sent *s = &st->s[st->ns];
@@ -303,7 +273,7 @@ static void save(const char *path, const struct state *st)
 	FILE *f = fopen(path, "w");
 
 	if (!f)
-		die("cannot write %s", path);
+		rc_die("cannot write %s", path);
 	fprintf(f, "%" PRId64 " %d %" PRId32 "\n", st->pid, st->epoch,
 		st->next_seq);
 	for (int i = 0; i < st->ns; i++)
@@ -318,7 +288,7 @@ static int64_t send_next(struct state *st, const char *name, int n)
 	struct sent *s;
 
 	if (st->ns == MAX_SENT)
-		die("too many batches");
+		rc_die("too many batches");
 	s = &st->s[st->ns++];
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->seq = st->next_seq;
@@ -334,11 +304,11 @@ static void resend(const struct state *st, const struct sent *s)
 
 	off = send_one(st, st->epoch, s->seq, s->n, 0);
 	if (off != s->offset)
-		die("retry of %s (seq %d) got offset %" PRId64
+		rc_die("retry of %s (seq %d) got offset %" PRId64
 		    ", first sent at %" PRId64,
 		    s->name, s->seq, off, s->offset);
 	if (log_end() != end)
-		die("retry of %s appended: log end %" PRId64 " -> %" PRId64,
+		rc_die("retry of %s appended: log end %" PRId64 " -> %" PRId64,
 		    s->name, end, log_end());
 }
 
@@ -361,7 +331,7 @@ static void cmd_init(const char *path)
 	close(fd);
 	if (resp->body_case != FLUXO__RESPONSE__BODY_INIT_PRODUCER_ID ||
 	    resp->init_producer_id->error)
-		die("InitProducerId failed");
+		rc_die("InitProducerId failed");
 	memset(&st, 0, sizeof(st));
 	st.pid = resp->init_producer_id->producer_id;
 	st.epoch = (int16_t)resp->init_producer_id->producer_epoch;
@@ -388,7 +358,7 @@ static int64_t plain(int n)
 	batch_builder_free(&bb);
 	pp = produce(&b, &resp);
 	if (pp->error)
-		die("plain produce: %d", (int)pp->error);
+		rc_die("plain produce: %d", (int)pp->error);
 	off = pp->base_offset;
 	fluxo__response__free_unpacked(resp, NULL);
 	buf_free(&b);
@@ -414,7 +384,7 @@ static void cmd_rules(const char *path)
 	/* A producer id without a base sequence. */
 	send_one(&st, st.epoch, -1, 1, FLUXO__ERROR_CODE__INVALID_RECORD);
 	if (log_end() != end)
-		die("refused batches were appended");
+		rc_die("refused batches were appended");
 	/* A run of the retry of a, then b, after another writer's
 	 * records: per-batch offsets. */
 	plain(4);
@@ -423,13 +393,13 @@ static void cmd_rules(const char *path)
 	pp = produce(&run, &resp);
 	if (pp->error || pp->n_batch_base_offsets != 2 ||
 	    pp->batch_base_offsets[0] != a || pp->base_offset != a)
-		die("mixed run: error %d, %zu per-batch offsets, base %" PRId64
+		rc_die("mixed run: error %d, %zu per-batch offsets, base %" PRId64
 		    " (a at %" PRId64 ")",
 		    (int)pp->error, pp->n_batch_base_offsets, pp->base_offset,
 		    a);
 	b = pp->batch_base_offsets[1];
 	if (b != end + 4)
-		die("mixed run: b at %" PRId64 ", expected %" PRId64, b,
+		rc_die("mixed run: b at %" PRId64 ", expected %" PRId64, b,
 		    end + 4);
 	fluxo__response__free_unpacked(resp, NULL);
 	st.s[st.ns].seq = st.next_seq;
@@ -444,13 +414,13 @@ static void cmd_rules(const char *path)
 	if (pp->error || pp->base_offset != a ||
 	    pp->n_batch_base_offsets != 2 || pp->batch_base_offsets[1] != b ||
 	    log_end() != end)
-		die("repeated run: error %d base %" PRId64, (int)pp->error,
+		rc_die("repeated run: error %d base %" PRId64, (int)pp->error,
 		    pp->base_offset);
 	fluxo__response__free_unpacked(resp, NULL);
 	/* In order again. */
 	c = send_next(&st, "c", 1);
 	if (c != end)
-		die("c at %" PRId64 ", expected %" PRId64, c, end);
+		rc_die("c at %" PRId64 ", expected %" PRId64, c, end);
 	buf_free(&run);
 	save(path, &st);
 	printf("rules ok: a=%" PRId64 " b=%" PRId64 " c=%" PRId64 "\n", a, b,
@@ -462,7 +432,7 @@ static const struct sent *find(const struct state *st, const char *name)
 	for (int i = st->ns - 1; i >= 0; i--)
 		if (strcmp(st->s[i].name, name) == 0)
 			return &st->s[i];
-	die("no batch named %s", name);
+	rc_die("no batch named %s", name);
 	return NULL;
 }
 
@@ -473,10 +443,10 @@ int main(int argc, char **argv)
 
 	topic = getenv("FLUXO_TOPIC");
 	if (!bs || !topic || argc < 3)
-		die("usage: FLUXO_BOOTSTRAP=h:p FLUXO_TOPIC=t idem_client "
+		rc_die("usage: FLUXO_BOOTSTRAP=h:p FLUXO_TOPIC=t idem_client "
 		    "CMD STATE [ARGS]");
 	if (net_parse_hostport(bs, boot_host, sizeof(boot_host), &boot_port))
-		die("bad FLUXO_BOOTSTRAP %s", bs);
+		rc_die("bad FLUXO_BOOTSTRAP %s", bs);
 	if (strcmp(argv[1], "init") == 0) {
 		cmd_init(argv[2]);
 	} else if (strcmp(argv[1], "rules") == 0) {
@@ -508,7 +478,7 @@ int main(int argc, char **argv)
 
 		load(argv[2], &st);
 		if (k < 1 || k > 5 || st.ns < k + 1)
-			die("resend-last needs 1..5 and more batches sent");
+			rc_die("resend-last needs 1..5 and more batches sent");
 		for (int i = st.ns - k; i < st.ns; i++)
 			resend(&st, &st.s[i]);
 		if (k == 5)
@@ -518,7 +488,7 @@ int main(int argc, char **argv)
 			    FLUXO__ERROR_CODE__OUT_OF_ORDER_SEQUENCE_NUMBER);
 		printf("the last %d batches are duplicates\n", k);
 	} else {
-		die("unknown command %s", argv[1]);
+		rc_die("unknown command %s", argv[1]);
 	}
 	return 0;
 }

@@ -25,7 +25,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "common/net.h"
 #include "common/rpc.h"
 #include "fluxo.pb-c.h"
+#include "rawclient.h"
 
 /* Longer than any wait a test asks of the broker. */
 #define CALL_TIMEOUT_MS 30000
@@ -44,30 +44,16 @@
 static const char *topic;
 static int conn = -1;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "probe_client: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
 static void dial(const char *hostport)
 {
 	char host[256], err[256];
 	int port;
 
 	if (net_parse_hostport(hostport, host, sizeof(host), &port))
-		die("bad address %s", hostport);
+		rc_die("bad address %s", hostport);
 	conn = net_connect(host, port, 5000, err, sizeof(err));
 	if (conn < 0)
-		die("connect %s: %s", hostport, err);
+		rc_die("connect %s: %s", hostport, err);
 }
 
 static int send_req(Fluxo__Request *req, const void *payload, size_t plen)
@@ -87,12 +73,12 @@ static Fluxo__Response *recv_resp(struct buf *rb, struct frame_info *fi)
 
 	if (rpc_recv(conn, 64u << 20, clock_mono_ms() + CALL_TIMEOUT_MS, rb,
 		     fi) < 0)
-		die("no response within %d ms", CALL_TIMEOUT_MS);
+		rc_die("no response within %d ms", CALL_TIMEOUT_MS);
 	resp = fluxo__response__unpack(NULL, fi->head_len, rb->data);
 	if (!resp)
-		die("undecodable response");
+		rc_die("undecodable response");
 	if (resp->error)
-		die("request refused: error %d (%s)", (int)resp->error,
+		rc_die("request refused: error %d (%s)", (int)resp->error,
 		    resp->error_message ? resp->error_message : "");
 	return resp;
 }
@@ -119,7 +105,7 @@ static int64_t produce_one(int i, double *ms)
 	    batch_builder_add(&bb, clock_wall_ms(), NULL, -1, val, len, NULL,
 			      0) ||
 	    batch_builder_finish(&bb, -1, -1, -1, -1))
-		die("cannot build a batch");
+		rc_die("cannot build a batch");
 	pp.partition = 0;
 	pp.records_size = (uint32_t)bb.out.len;
 	pt.name = (char *)topic;
@@ -136,16 +122,16 @@ static int64_t produce_one(int i, double *ms)
 
 	t0 = clock_mono_us();
 	if (send_req(&req, bb.out.data, bb.out.len) < 0)
-		die("cannot send produce %d", i);
+		rc_die("cannot send produce %d", i);
 	resp = recv_resp(&rb, &fi);
 	*ms = (double)(clock_mono_us() - t0) / 1000.0;
 	if (resp->body_case != FLUXO__RESPONSE__BODY_PRODUCE ||
 	    resp->produce->n_topics != 1 ||
 	    resp->produce->topics[0]->n_partitions != 1)
-		die("bad produce response");
+		rc_die("bad produce response");
 	r = resp->produce->topics[0]->partitions[0];
 	if (r->error)
-		die("produce %d: error %d (%s)", i, (int)r->error,
+		rc_die("produce %d: error %d (%s)", i, (int)r->error,
 		    r->error_message ? r->error_message : "");
 	off = r->base_offset;
 	fluxo__response__free_unpacked(resp, NULL);
@@ -166,10 +152,10 @@ static void cmd_produce(int n)
 	double *ms;
 
 	if (n < 1 || n > 100000)
-		die("N must be 1..100000");
+		rc_die("N must be 1..100000");
 	ms = calloc((size_t)n, sizeof(*ms));
 	if (!ms)
-		die("out of memory");
+		rc_die("out of memory");
 	for (int i = 0; i < n; i++) {
 		int64_t off = produce_one(i, &ms[i]);
 
@@ -234,17 +220,17 @@ static void cmd_fetch(int64_t offset, int max_wait, int min_bytes)
 	t0 = clock_mono_us();
 	wall0 = clock_wall_ms();
 	if (send_req(&req, NULL, 0) < 0)
-		die("cannot send the fetch");
+		rc_die("cannot send the fetch");
 	printf("sent=%" PRId64 "\n", wall0);
 	fflush(stdout);
 	resp = recv_resp(&rb, &fi);
 	if (resp->body_case != FLUXO__RESPONSE__BODY_FETCH ||
 	    resp->fetch->n_topics != 1 ||
 	    resp->fetch->topics[0]->n_partitions != 1)
-		die("bad fetch response");
+		rc_die("bad fetch response");
 	r = resp->fetch->topics[0]->partitions[0];
 	if (r->records_size > fi.payload_len)
-		die("the fetch response claims %u bytes of %u", r->records_size,
+		rc_die("the fetch response claims %u bytes of %u", r->records_size,
 		    fi.payload_len);
 	printf("end=%" PRId64 " ms=%.1f error=%d records=%ld bytes=%u "
 	       "hw=%" PRId64 "\n",
@@ -253,46 +239,30 @@ static void cmd_fetch(int64_t offset, int max_wait, int min_bytes)
 	       count_records(rb.data + fi.head_len, r->records_size, offset),
 	       r->records_size, r->high_watermark);
 	if (r->error)
-		die("fetch: error %d", (int)r->error);
+		rc_die("fetch: error %d", (int)r->error);
 	fluxo__response__free_unpacked(resp, NULL);
 	buf_free(&rb);
 }
 
 static void cmd_end(void)
 {
-	Fluxo__Request req = FLUXO__REQUEST__INIT;
-	Fluxo__ListOffsetsRequest lr = FLUXO__LIST_OFFSETS_REQUEST__INIT;
-	Fluxo__ListOffsetsTopic t = FLUXO__LIST_OFFSETS_TOPIC__INIT;
-	Fluxo__ListOffsetsPartition p = FLUXO__LIST_OFFSETS_PARTITION__INIT;
-	Fluxo__ListOffsetsTopic *tp = &t;
-	Fluxo__ListOffsetsPartition *pp = &p;
+	struct rc_list_offsets lo;
 	Fluxo__ListOffsetsPartitionResponse *r;
 	struct buf rb = BUF_INIT;
 	struct frame_info fi;
 	Fluxo__Response *resp;
 
-	p.partition = 0;
-	p.current_leader_epoch = -1;
-	p.timestamp = -1;
-	t.name = (char *)topic;
-	t.partitions = &pp;
-	t.n_partitions = 1;
-	lr.replica_id = -1;
-	lr.topics = &tp;
-	lr.n_topics = 1;
-	req.api = FLUXO__API_KEY__LIST_OFFSETS;
-	req.body_case = FLUXO__REQUEST__BODY_LIST_OFFSETS;
-	req.list_offsets = &lr;
-	if (send_req(&req, NULL, 0) < 0)
-		die("cannot send ListOffsets");
+	rc_list_offsets_init(&lo, topic, 0, -1);
+	if (send_req(&lo.req, NULL, 0) < 0)
+		rc_die("cannot send ListOffsets");
 	resp = recv_resp(&rb, &fi);
 	if (resp->body_case != FLUXO__RESPONSE__BODY_LIST_OFFSETS ||
 	    resp->list_offsets->n_topics != 1 ||
 	    resp->list_offsets->topics[0]->n_partitions != 1)
-		die("bad ListOffsets response");
+		rc_die("bad ListOffsets response");
 	r = resp->list_offsets->topics[0]->partitions[0];
 	if (r->error)
-		die("ListOffsets: error %d", (int)r->error);
+		rc_die("ListOffsets: error %d", (int)r->error);
 	printf("%" PRId64 "\n", r->offset);
 	fluxo__response__free_unpacked(resp, NULL);
 	buf_free(&rb);
@@ -301,7 +271,7 @@ static void cmd_end(void)
 int main(int argc, char **argv)
 {
 	if (argc < 4)
-		die("usage: probe_client HOST:PORT produce|fetch|end TOPIC "
+		rc_die("usage: probe_client HOST:PORT produce|fetch|end TOPIC "
 		    "[ARGS] (see the file's header)");
 	topic = argv[3];
 	dial(argv[1]);
@@ -313,7 +283,7 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[2], "end") == 0 && argc == 4)
 		cmd_end();
 	else
-		die("bad arguments for %s", argv[2]);
+		rc_die("bad arguments for %s", argv[2]);
 	close(conn);
 	return 0;
 }
